@@ -1,0 +1,38 @@
+package io.freqfusion.backend.cpu;
+
+import io.freqfusion.backend.Backend;
+import io.freqfusion.backend.ForwardShape;
+import io.freqfusion.backend.ModuleForward;
+import io.freqfusion.model.FreqFusionModule;
+
+/** The pure-Java backend: multi-threaded kernels on flat arrays, the embedded default. */
+public final class CpuBackend implements Backend {
+    private final Parallel parallel;
+
+    public CpuBackend(int threads) {
+        this.parallel = new Parallel(threads);
+    }
+
+    /** One thread per available processor. */
+    public CpuBackend() {
+        this(Runtime.getRuntime().availableProcessors());
+    }
+
+    @Override
+    public String name() { return "cpu"; }
+
+    @Override
+    public String device() {
+        return "cpu (" + parallel.threads() + " threads, " + System.getProperty("os.arch") + ")";
+    }
+
+    public int threads() { return parallel.threads(); }
+
+    @Override
+    public ModuleForward prepare(FreqFusionModule module, ForwardShape shape) {
+        return new CpuModuleForward(parallel, module, shape);
+    }
+
+    @Override
+    public void close() { parallel.close(); }
+}

@@ -1,0 +1,327 @@
+package io.freqfusion.backend.cpu;
+
+/**
+ * The FreqFusion primitives on flat NCHW float arrays (spec section 2). Each kernel takes the batch and
+ * sizes explicitly and writes its whole output; index math is written once per kernel. Work is split
+ * over (batch x rows) so that both input and output rows of one unit stay in cache.
+ */
+public final class CpuKernels {
+    private CpuKernels() {}
+
+    // ------------------------------------------------------------------ convolutions
+
+    /**
+     * 2-D cross-correlation with bias, zero padding, stride 1, dilation {@code dil} (PyTorch Conv2d).
+     * x: (B, ci, h, w) at xOff; weight (co, ci, k, k); out: (B, co, ho, wo) at outOff with ho = h + 2 pad - dil (k - 1).
+     * When {@code accumulate}, the result is added to out instead of replacing it.
+     */
+    public static void conv2d(Parallel par, float[] x, int B, int ci, int h, int w,
+                              float[] weight, float[] bias, int co, int k, int dil, int pad,
+                              float[] out, boolean accumulate) {
+        int ho = h + 2 * pad - dil * (k - 1), wo = w + 2 * pad - dil * (k - 1);
+        int inPlane = h * w, outPlane = ho * wo;
+        par.forRange(B * ho, (from, to) -> {
+            for (int row = from; row < to; row++) {
+                int b = row / ho, y = row % ho;
+                int xBase = b * ci * inPlane, oBase = b * co * outPlane + y * wo;
+                for (int o = 0; o < co; o++) {
+                    int ob = oBase + o * outPlane;
+                    float bv = bias == null ? 0f : bias[o];
+                    if (accumulate) {
+                        for (int X = 0; X < wo; X++) out[ob + X] += bv;
+                    } else {
+                        for (int X = 0; X < wo; X++) out[ob + X] = bv;
+                    }
+                }
+                for (int c = 0; c < ci; c++) {
+                    for (int ky = 0; ky < k; ky++) {
+                        int sy = y + ky * dil - pad;
+                        if (sy < 0 || sy >= h) continue;
+                        int srcRow = xBase + c * inPlane + sy * w;
+                        for (int kx = 0; kx < k; kx++) {
+                            int shift = kx * dil - pad;               // source x = X + shift
+                            int x0 = Math.max(0, -shift), x1 = Math.min(wo, w - shift);
+                            if (x0 >= x1) continue;
+                            int src = srcRow + shift;
+                            int wIdx = (c * k + ky) * k + kx;
+                            int wStride = ci * k * k;
+                            for (int o = 0; o < co; o++) {
+                                float wv = weight[o * wStride + wIdx];
+                                int ob = oBase + o * outPlane;
+                                for (int X = x0; X < x1; X++) out[ob + X] += wv * x[src + X];
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    // ------------------------------------------------------------------ kernel normaliser (spec 2.1, 2.2)
+
+    /**
+     * q_t = exp(z_t) hw_t / sum_u exp(z_u) hw_u over the taps of each pixel; z: (B, taps, n) logits.
+     * hamming has {@code taps} entries, or one entry (window off). out may alias z.
+     */
+    public static void normalise(Parallel par, float[] z, int B, int taps, int n, float[] hamming, float[] out) {
+        int blocks = (n + 255) / 256;
+        par.forRange(B * blocks, (from, to) -> {
+            for (int item = from; item < to; item++) {
+                int b = item / blocks, p0 = (item % blocks) * 256, p1 = Math.min(n, p0 + 256);
+                int base = b * taps * n;
+                for (int p = p0; p < p1; p++) {
+                    float m = Float.NEGATIVE_INFINITY;
+                    for (int t = 0; t < taps; t++) m = Math.max(m, z[base + t * n + p]);
+                    float s = 0f;
+                    for (int t = 0; t < taps; t++) {
+                        float e = (float) Math.exp(z[base + t * n + p] - m) * (hamming.length == 1 ? hamming[0] : hamming[t]);
+                        out[base + t * n + p] = e;
+                        s += e;
+                    }
+                    float inv = 1f / s;
+                    for (int t = 0; t < taps; t++) out[base + t * n + p] *= inv;
+                }
+            }
+        });
+    }
+
+    // ------------------------------------------------------------------ CARAFE (spec 2.3)
+
+    /**
+     * out = selfScale * self + carafeScale * CARAFE(x, K, k, s), mmcv semantics: out-of-image taps dropped.
+     * x: (B, C, h, w); K: (B, k^2, s h, s w); self, out: (B, C, s h, s w); self may be null (then selfScale is unused).
+     */
+    public static void carafe(Parallel par, float[] x, int B, int C, int h, int w, float[] kernel, int k, int s,
+                              float[] self, float selfScale, float carafeScale, float[] out) {
+        int H = h * s, W = w * s, r = (k - 1) / 2, taps = k * k;
+        int outPlane = H * W, inPlane = h * w;
+        par.forRange(B * H, (from, to) -> {
+            for (int row = from; row < to; row++) {
+                int b = row / H, Y = row % H;
+                int kBase = b * taps * outPlane + Y * W;
+                int yBase = Y / s - r;
+                for (int c = 0; c < C; c++) {
+                    int ob = (b * C + c) * outPlane + Y * W;
+                    int xb = (b * C + c) * inPlane;
+                    for (int X = 0; X < W; X++) out[ob + X] = 0f;
+                    for (int ky = 0; ky < k; ky++) {
+                        int sy = yBase + ky;
+                        if (sy < 0 || sy >= h) continue;
+                        int srcRow = xb + sy * w;
+                        for (int kx = 0; kx < k; kx++) {
+                            int kRow = kBase + (ky * k + kx) * outPlane;
+                            int dx = kx - r;          // source x = X / s + dx, valid in [0, w)
+                            int x0 = Math.max(0, -dx * s), x1 = Math.min(W, (w - dx) * s);
+                            if (s == 1) {
+                                for (int X = x0; X < x1; X++) out[ob + X] += kernel[kRow + X] * x[srcRow + X + dx];
+                            } else {
+                                for (int X = x0; X < x1; X++) out[ob + X] += kernel[kRow + X] * x[srcRow + X / s + dx];
+                            }
+                        }
+                    }
+                    if (self != null) {
+                        for (int X = 0; X < W; X++) out[ob + X] = selfScale * self[ob + X] + carafeScale * out[ob + X];
+                    } else if (carafeScale != 1f) {
+                        for (int X = 0; X < W; X++) out[ob + X] *= carafeScale;
+                    }
+                }
+            }
+        });
+    }
+
+    // ------------------------------------------------------------------ resizes (spec 2.4, 2.5)
+
+    /** PyTorch legacy nearest: src = min(floor(dst * (in/out)), in - 1) with the ratio in float32. out = resize(x) (+ add). */
+    public static void nearest(Parallel par, float[] x, int B, int C, int h, int w, int H, int W, float[] add, float[] out) {
+        float sy = (float) h / (float) H, sx = (float) w / (float) W;
+        par.forRange(B * C * H, (from, to) -> {
+            for (int row = from; row < to; row++) {
+                int plane = row / H, Y = row % H;
+                int iy = Math.min((int) Math.floor(Y * sy), h - 1);
+                int src = plane * h * w + iy * w, dst = plane * H * W + Y * W;
+                for (int X = 0; X < W; X++) {
+                    int ix = Math.min((int) Math.floor(X * sx), w - 1);
+                    float v = x[src + ix];
+                    out[dst + X] = add == null ? v : v + add[dst + X];
+                }
+            }
+        });
+    }
+
+    /** Bilinear resize (PyTorch upsample_bilinear2d semantics, spec 2.5). */
+    public static void bilinear(Parallel par, float[] x, int B, int C, int h, int w, int H, int W, boolean alignCorners, float[] out) {
+        par.forRange(B * C * H, (from, to) -> {
+            for (int row = from; row < to; row++) {
+                int plane = row / H, Y = row % H;
+                float fy = sourceIndex(Y, h, H, alignCorners);
+                int y0 = Math.min((int) fy, h - 1), y1 = Math.min(y0 + 1, h - 1);
+                float ly = fy - y0;
+                int src = plane * h * w, dst = plane * H * W + Y * W;
+                for (int X = 0; X < W; X++) {
+                    float fx = sourceIndex(X, w, W, alignCorners);
+                    int x0 = Math.min((int) fx, w - 1), x1 = Math.min(x0 + 1, w - 1);
+                    float lx = fx - x0;
+                    float top = x[src + y0 * w + x0] * (1 - lx) + x[src + y0 * w + x1] * lx;
+                    float bot = x[src + y1 * w + x0] * (1 - lx) + x[src + y1 * w + x1] * lx;
+                    out[dst + X] = top * (1 - ly) + bot * ly;
+                }
+            }
+        });
+    }
+
+    static float sourceIndex(int dst, int in, int out, boolean alignCorners) {
+        if (alignCorners) return out > 1 ? dst * ((float) (in - 1) / (out - 1)) : 0f;
+        return Math.max((dst + 0.5f) * ((float) in / out) - 0.5f, 0f);
+    }
+
+    // ------------------------------------------------------------------ offset generator primitives (spec 2.6, 6)
+
+    /**
+     * GroupNorm(groups, C) with affine gamma/beta, eps 1e-5, biased variance. x (B, C, n) at xOff with batch stride
+     * xBatchStride; out likewise (so that it can write into the first C channels of a wider concat buffer).
+     */
+    public static void groupNorm(Parallel par, float[] x, int B, int C, int n, int groups, float[] gamma, float[] beta,
+                                 float[] out, int outBatchStride) {
+        int cpg = C / groups;
+        par.forRange(B * groups, (from, to) -> {
+            for (int item = from; item < to; item++) {
+                int b = item / groups, g = item % groups;
+                int base = (b * C + g * cpg) * n;
+                double sum = 0, sq = 0;
+                for (int i = 0; i < cpg * n; i++) sum += x[base + i];
+                double mean = sum / (cpg * n);
+                for (int i = 0; i < cpg * n; i++) {
+                    double d = x[base + i] - mean;
+                    sq += d * d;
+                }
+                float inv = (float) (1.0 / Math.sqrt(sq / (cpg * n) + 1e-5));
+                float mu = (float) mean;
+                for (int cc = 0; cc < cpg; cc++) {
+                    int c = g * cpg + cc;
+                    float a = inv * gamma[c], bb = beta[c];
+                    int src = base + cc * n, dst = b * outBatchStride + c * n;
+                    for (int p = 0; p < n; p++) out[dst + p] = (x[src + p] - mu) * a + bb;
+                }
+            }
+        });
+    }
+
+    /** Copies x (B, C, n) into the first C channels of out, whose batch stride is outBatchStride. */
+    public static void copyChannels(float[] x, int B, int C, int n, float[] out, int outBatchStride) {
+        for (int b = 0; b < B; b++) System.arraycopy(x, b * C * n, out, b * outBatchStride, C * n);
+    }
+
+    static final int[] LCS_DY = {-2, -2, -2, 0, 0, 2, 2, 2};
+    static final int[] LCS_DX = {-2, 0, 2, -2, 2, -2, 0, 2};
+
+    /**
+     * Local cosine similarity over the 8 dilation-2 neighbours (spec 2.6). Reads the first C channels of buf
+     * (B, C + 8, H, W) and writes channels C..C+7. invNorm is scratch of B*H*W.
+     */
+    public static void localCosineSimilarity(Parallel par, float[] buf, int B, int C, int H, int W, float[] invNorm) {
+        int n = H * W, batchStride = (C + 8) * n;
+        par.forRange(B * H, (from, to) -> {
+            for (int row = from; row < to; row++) {
+                int b = row / H, y = row % H;
+                for (int x = 0; x < W; x++) {
+                    float s = 0f;
+                    for (int c = 0; c < C; c++) {
+                        float v = buf[b * batchStride + c * n + y * W + x];
+                        s += v * v;
+                    }
+                    invNorm[b * n + y * W + x] = 1f / Math.max((float) Math.sqrt(s), 1e-8f);
+                }
+            }
+        });
+        par.forRange(B * H, (from, to) -> {
+            for (int row = from; row < to; row++) {
+                int b = row / H, y = row % H;
+                int base = b * batchStride;
+                for (int o = 0; o < 8; o++) {
+                    int ny = y + LCS_DY[o];
+                    int dst = base + (C + o) * n + y * W;
+                    if (ny < 0 || ny >= H) {
+                        for (int x = 0; x < W; x++) buf[dst + x] = 0f;
+                        continue;
+                    }
+                    int dx = LCS_DX[o];
+                    for (int x = 0; x < W; x++) {
+                        int nx = x + dx;
+                        if (nx < 0 || nx >= W) {
+                            buf[dst + x] = 0f;
+                            continue;
+                        }
+                        float dot = 0f;
+                        int p = y * W + x, q = ny * W + nx;
+                        for (int c = 0; c < C; c++) dot += buf[base + c * n + p] * buf[base + c * n + q];
+                        buf[dst + x] = dot * invNorm[b * n + p] * invNorm[b * n + q];
+                    }
+                }
+            }
+        });
+    }
+
+    /**
+     * Offset combination (spec 6): delta = O * sigmoid(D) + init_pos with
+     * O = lrOff + pixel_unshuffle(hrOff, 2), D = lrScale + pixel_unshuffle(hrScale, 2).
+     * lrOff, lrScale, delta: (B, 8G, h, w); hrOff, hrScale: (B, 2G, 2h, 2w). Channel q = c*4 + i*2 + j.
+     */
+    public static void combineOffsets(Parallel par, float[] lrOff, float[] lrScale, float[] hrOff, float[] hrScale,
+                                      float[] initPos, int B, int groups, int h, int w, float[] delta) {
+        int q8 = 8 * groups, H = 2 * h, W = 2 * w;
+        par.forRange(B * q8, (from, to) -> {
+            for (int item = from; item < to; item++) {
+                int b = item / q8, q = item % q8;
+                int c = q / 4, i = (q / 2) % 2, j = q % 2;
+                int lrBase = (b * q8 + q) * h * w, hrBase = (b * 2 * groups + c) * H * W;
+                float pos = initPos[q];
+                for (int y = 0; y < h; y++) {
+                    for (int x = 0; x < w; x++) {
+                        int hp = hrBase + (2 * y + i) * W + 2 * x + j, lp = lrBase + y * w + x;
+                        float o = lrOff[lp] + hrOff[hp];
+                        float d = lrScale[lp] + hrScale[hp];
+                        delta[lp] = o * (float) (1.0 / (1.0 + Math.exp(-d))) + pos;
+                    }
+                }
+            }
+        });
+    }
+
+    /**
+     * Offset-guided resampling (spec 6): out[c, 2y+i, 2x+j] = bilinear border sample of f[c] at
+     * ix = 2 (x + 0.5 + dx) - 0.5, iy = 2 (y + 0.5 + dy) - 0.5, with (dx, dy) from delta for c's group.
+     * f, out: (B, C, 2h, 2w); delta: (B, 8G, h, w).
+     */
+    public static void gridSampleBorder(Parallel par, float[] f, float[] delta, int B, int C, int groups, int h, int w, float[] out) {
+        int H = 2 * h, W = 2 * w, cpg = C / groups, q8 = 8 * groups;
+        par.forRange(B * C * H, (from, to) -> {
+            for (int row = from; row < to; row++) {
+                int plane = row / H, Y = row % H;
+                int b = plane / C, c = plane % C, g = c / cpg;
+                int y = Y >> 1, i = Y & 1;
+                int src = plane * H * W, dst = plane * H * W + Y * W;
+                for (int X = 0; X < W; X++) {
+                    int x = X >> 1, j = X & 1;
+                    int phase = g * 4 + i * 2 + j;
+                    float dx = delta[(b * q8 + phase) * h * w + y * w + x];
+                    float dy = delta[(b * q8 + 4 * groups + phase) * h * w + y * w + x];
+                    float ix = Math.min(Math.max(2f * (x + 0.5f + dx) - 0.5f, 0f), W - 1);
+                    float iy = Math.min(Math.max(2f * (y + 0.5f + dy) - 0.5f, 0f), H - 1);
+                    int x0 = (int) ix, y0 = (int) iy;
+                    float wx = ix - x0, wy = iy - y0;
+                    int x1 = Math.min(x0 + 1, W - 1), y1 = Math.min(y0 + 1, H - 1);
+                    out[dst + X] = f[src + y0 * W + x0] * (1 - wx) * (1 - wy) + f[src + y0 * W + x1] * wx * (1 - wy)
+                            + f[src + y1 * W + x0] * (1 - wx) * wy + f[src + y1 * W + x1] * wx * wy;
+                }
+            }
+        });
+    }
+
+    /** out = a + b elementwise over n values (parallel in blocks). */
+    public static void add(Parallel par, float[] a, float[] b, float[] out, int n) {
+        int blocks = (n + 4095) / 4096;
+        par.forRange(blocks, (from, to) -> {
+            for (int i = from * 4096, e = Math.min(n, to * 4096); i < e; i++) out[i] = a[i] + b[i];
+        });
+    }
+}

@@ -1,0 +1,203 @@
+package io.freqfusion.backend.cpu;
+
+import io.freqfusion.backend.ForwardShape;
+import io.freqfusion.backend.ModuleForward;
+import io.freqfusion.backend.Stage;
+import io.freqfusion.backend.StageTimes;
+import io.freqfusion.model.FreqFusionConfig;
+import io.freqfusion.model.FreqFusionModule;
+import io.freqfusion.model.FreqFusionWeights;
+
+import static io.freqfusion.backend.cpu.CpuKernels.*;
+
+/**
+ * The FreqFusion forward (spec sections 4 to 6) on the CPU for one input shape. All scratch is sized
+ * here, once; {@link #run} allocates no buffers. Names of the scratch follow the spec's symbols.
+ */
+final class CpuModuleForward implements ModuleForward {
+    private final Parallel par;
+    private final FreqFusionConfig cfg;
+    private final FreqFusionWeights wt;
+    private final ForwardShape shape;
+    private final int B, Ch, Cl, Cc, H, W, h, w, tl, th;
+
+    // Scratch (spec symbols). Unused ones stay null for the configured path.
+    private final float[] ph, ph2, pl, px, zhh, kh0, zlh, kl0, zll, zl, zhl, zh, kh, upLr, lrPre;
+    private final float[] sh, sl, invNormH, invNormL, hrOffConv, hrScaleConv, lrOffConv, lrScaleConv, delta;
+
+    CpuModuleForward(Parallel par, FreqFusionModule module, ForwardShape shape) {
+        this.par = par;
+        this.cfg = module.config();
+        this.wt = module.weights();
+        this.shape = shape;
+        B = shape.batch();
+        Ch = cfg.hrChannels();
+        Cl = cfg.lrChannels();
+        Cc = cfg.compressedChannels();
+        H = shape.hrHeight();
+        W = shape.hrWidth();
+        h = shape.lrHeight();
+        w = shape.lrWidth();
+        tl = cfg.lowpassTaps();
+        th = cfg.highpassTaps();
+        int nH = B * H * W, nL = B * h * w;
+        boolean semi = cfg.semiConv(), cfu = semi && cfg.compFeatUpsample(), hp = cfg.useHighPass();
+        ph = new float[nH * Cc];
+        pl = new float[nL * Cc];
+        ph2 = cfu ? new float[nH * Cc] : null;
+        px = semi ? null : new float[nH * Cc];
+        zhh = hp && semi ? new float[nH * th] : null;
+        kh0 = cfu ? new float[nH * th] : null;
+        zlh = new float[nH * tl];
+        kl0 = cfu ? new float[nH * tl] : null;
+        zll = semi ? new float[nL * tl] : null;
+        zl = new float[nH * tl];
+        zhl = hp && semi ? new float[nL * th] : null;
+        zh = hp ? new float[nH * th] : null;
+        kh = hp ? new float[nH * th] : null;
+        upLr = semi ? null : new float[nH * Cl];
+        boolean fr = cfg.featureResample();
+        lrPre = fr ? new float[nH * Cl] : null;
+        int cs = cfg.samplerChannels(), g = cfg.featureResampleGroup();
+        sh = fr ? new float[nH * cs] : null;
+        sl = fr ? new float[nL * cs] : null;
+        invNormH = fr ? new float[nH] : null;
+        invNormL = fr ? new float[nL] : null;
+        hrOffConv = fr ? new float[nH * 2 * g] : null;
+        hrScaleConv = fr ? new float[nH * 2 * g] : null;
+        lrOffConv = fr ? new float[nL * 8 * g] : null;
+        lrScaleConv = fr ? new float[nL * 8 * g] : null;
+        delta = fr ? new float[nL * 8 * g] : null;
+    }
+
+    @Override
+    public ForwardShape shape() { return shape; }
+
+    @Override
+    public void run(float[] xh, float[] xl, float[] mask, float[] hrOut, float[] lrOut, StageTimes times) {
+        Clock clock = new Clock(times);
+        int ke = cfg.encoderKernel(), ed = cfg.encoderDilation(), ep = cfg.encoderPadding();
+        boolean fr = cfg.featureResample();
+        float[] lrDest = fr ? lrPre : lrOut;
+
+        // compressors: P_h = HC(X_h), P_l = LC(X_l)
+        conv2d(par, xh, B, Ch, H, W, wt.hrCompressorW, wt.hrCompressorB, Cc, 1, 1, 0, ph, false);
+        conv2d(par, xl, B, Cl, h, w, wt.lrCompressorW, wt.lrCompressorB, Cc, 1, 1, 0, pl, false);
+        clock.lap(Stage.COMPRESS);
+
+        float[] qh = ph;   // the hr compressed feature the sampler sees (P_h' on the default path)
+        if (cfg.semiConv() && cfg.compFeatUpsample()) {
+            // (a) initial AHPF on the compressed hr feature: P_h' = 2 P_h - CARAFE(P_h, N(E_H(P_h)))
+            conv2d(par, ph, B, Cc, H, W, wt.encoder2W, wt.encoder2B, th, ke, ed, ep, zhh, false);
+            clock.lap(Stage.ENCODE);
+            normalise(par, zhh, B, th, H * W, wt.hammingHighpass, kh0);
+            clock.lap(Stage.NORMALISE);
+            carafe(par, ph, B, Cc, H, W, kh0, cfg.highpassKernel(), 1, ph, 2f, -1f, ph2);
+            clock.lap(Stage.REASSEMBLE);
+            // (b) ALPF logits: Z_l = E_L(P_h') + CARAFE(E_L(P_l), N(E_L(P_h')), s=2)
+            conv2d(par, ph2, B, Cc, H, W, wt.encoderW, wt.encoderB, tl, ke, ed, ep, zlh, false);
+            conv2d(par, pl, B, Cc, h, w, wt.encoderW, wt.encoderB, tl, ke, ed, ep, zll, false);
+            // (c) AHPF lr logits, computed here to keep the encoders together
+            conv2d(par, pl, B, Cc, h, w, wt.encoder2W, wt.encoder2B, th, ke, ed, ep, zhl, false);
+            clock.lap(Stage.ENCODE);
+            normalise(par, zlh, B, tl, H * W, wt.hammingLowpass, kl0);
+            clock.lap(Stage.NORMALISE);
+            carafe(par, zll, B, tl, h, w, kl0, cfg.lowpassKernel(), 2, zlh, 1f, 1f, zl);
+            clock.lap(Stage.REASSEMBLE);
+            normalise(par, zl, B, tl, H * W, wt.hammingLowpass, mask);
+            clock.lap(Stage.NORMALISE);
+            // Z_h = Z_hh + CARAFE(Z_hl, K_l, k_l, s=2)
+            carafe(par, zhl, B, th, h, w, mask, cfg.lowpassKernel(), 2, zhh, 1f, 1f, zh);
+            // (d) lr_out = CARAFE(X_l, K_l, s=2)
+            carafe(par, xl, B, Cl, h, w, mask, cfg.lowpassKernel(), 2, null, 0f, 1f, lrDest);
+            clock.lap(Stage.REASSEMBLE);
+            qh = ph2;
+        } else if (cfg.semiConv()) {
+            // 5.1: Z = E(P_h) + NearestUp(E(P_l)), no enhancement
+            conv2d(par, ph, B, Cc, H, W, wt.encoderW, wt.encoderB, tl, ke, ed, ep, zlh, false);
+            conv2d(par, pl, B, Cc, h, w, wt.encoderW, wt.encoderB, tl, ke, ed, ep, zll, false);
+            if (cfg.useHighPass()) {
+                conv2d(par, ph, B, Cc, H, W, wt.encoder2W, wt.encoder2B, th, ke, ed, ep, zhh, false);
+                conv2d(par, pl, B, Cc, h, w, wt.encoder2W, wt.encoder2B, th, ke, ed, ep, zhl, false);
+            }
+            clock.lap(Stage.ENCODE);
+            nearest(par, zll, B, tl, h, w, H, W, zlh, zl);
+            if (cfg.useHighPass()) nearest(par, zhl, B, th, h, w, H, W, zhh, zh);
+            clock.lap(Stage.REASSEMBLE);
+            normalise(par, zl, B, tl, H * W, wt.hammingLowpass, mask);
+            clock.lap(Stage.NORMALISE);
+            carafe(par, xl, B, Cl, h, w, mask, cfg.lowpassKernel(), 2, null, 0f, 1f, lrDest);
+            clock.lap(Stage.REASSEMBLE);
+        } else {
+            // 5.2: P_x = NearestUp(P_l) + P_h; kernels from P_x; lr resized first, CARAFE with s=1
+            nearest(par, pl, B, Cc, h, w, H, W, ph, px);
+            clock.lap(Stage.REASSEMBLE);
+            conv2d(par, px, B, Cc, H, W, wt.encoderW, wt.encoderB, tl, ke, ed, ep, zl, false);
+            if (cfg.useHighPass()) conv2d(par, px, B, Cc, H, W, wt.encoder2W, wt.encoder2B, th, ke, ed, ep, zh, false);
+            clock.lap(Stage.ENCODE);
+            normalise(par, zl, B, tl, H * W, wt.hammingLowpass, mask);
+            clock.lap(Stage.NORMALISE);
+            if (cfg.upsampleMode() == io.freqfusion.model.UpsampleMode.NEAREST) {
+                nearest(par, xl, B, Cl, h, w, H, W, null, upLr);
+            } else {
+                bilinear(par, xl, B, Cl, h, w, H, W, cfg.alignCorners(), upLr);
+            }
+            carafe(par, upLr, B, Cl, H, W, mask, cfg.lowpassKernel(), 1, null, 0f, 1f, lrDest);
+            clock.lap(Stage.REASSEMBLE);
+        }
+
+        // (d) hr branch: hr_out = (2 or 1) X_h - CARAFE(X_h, N(Z_h), k_h, s=1)
+        if (cfg.useHighPass()) {
+            normalise(par, zh, B, th, H * W, wt.hammingHighpass, kh);
+            clock.lap(Stage.NORMALISE);
+            carafe(par, xh, B, Ch, H, W, kh, cfg.highpassKernel(), 1, xh, cfg.hrResidual() ? 2f : 1f, -1f, hrOut);
+        } else {
+            System.arraycopy(xh, 0, hrOut, 0, B * Ch * H * W);
+        }
+        clock.lap(Stage.REASSEMBLE);
+
+        if (fr) {
+            resample(qh, lrOut);
+            clock.lap(Stage.RESAMPLE);
+        }
+    }
+
+    /** Section 6: offsets from (Q_h, P_l) and local similarities, then border grid-sampling of lrPre into lrOut. */
+    private void resample(float[] qh, float[] lrOut) {
+        int cs = cfg.samplerChannels(), g = cfg.featureResampleGroup(), ke = cfg.encoderKernel(), pad = cfg.samplerPadding();
+        int nHW = H * W, nhw = h * w;
+        if (cfg.featureResampleNorm()) {
+            groupNorm(par, qh, B, Cc, nHW, cfg.groupNormGroups(), wt.normHrW, wt.normHrB, sh, cs * nHW);
+            groupNorm(par, pl, B, Cc, nhw, cfg.groupNormGroups(), wt.normLrW, wt.normLrB, sl, cs * nhw);
+        } else {
+            copyChannels(qh, B, Cc, nHW, sh, cs * nHW);
+            copyChannels(pl, B, Cc, nhw, sl, cs * nhw);
+        }
+        localCosineSimilarity(par, sh, B, Cc, H, W, invNormH);
+        localCosineSimilarity(par, sl, B, Cc, h, w, invNormL);
+        conv2d(par, sl, B, cs, h, w, wt.offsetW, wt.offsetB, 8 * g, ke, 1, pad, lrOffConv, false);
+        conv2d(par, sl, B, cs, h, w, wt.directScaleW, wt.directScaleB, 8 * g, ke, 1, pad, lrScaleConv, false);
+        conv2d(par, sh, B, cs, H, W, wt.hrOffsetW, wt.hrOffsetB, 2 * g, ke, 1, pad, hrOffConv, false);
+        conv2d(par, sh, B, cs, H, W, wt.hrDirectScaleW, wt.hrDirectScaleB, 2 * g, ke, 1, pad, hrScaleConv, false);
+        combineOffsets(par, lrOffConv, lrScaleConv, hrOffConv, hrScaleConv, wt.initPos, B, g, h, w, delta);
+        gridSampleBorder(par, lrPre, delta, B, Cl, g, h, w, lrOut);
+    }
+
+    /** Stage timer that costs nothing when no one is listening. */
+    private static final class Clock {
+        private final StageTimes times;
+        private long last;
+
+        Clock(StageTimes times) {
+            this.times = times;
+            this.last = times == null ? 0 : System.nanoTime();
+        }
+
+        void lap(Stage stage) {
+            if (times == null) return;
+            long now = System.nanoTime();
+            times.add(stage, now - last);
+            last = now;
+        }
+    }
+}

@@ -1,0 +1,188 @@
+package io.freqfusion.runtime;
+
+import io.freqfusion.backend.Backend;
+import io.freqfusion.backend.ForwardShape;
+import io.freqfusion.backend.ModuleForward;
+import io.freqfusion.backend.StageTimes;
+import io.freqfusion.model.FusionModel;
+import io.freqfusion.model.Topology;
+import io.freqfusion.tensor.Tensor;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Runs a {@link FusionModel} on a {@link Backend}: validates input shapes, prepares (and caches) one
+ * {@link ModuleForward} per stage and input shape, and chains pyramid stages.
+ *
+ * <p>Thread safety: forwards for one shape are not reentrant, so runs for the same shape serialise on
+ * that shape's plan; different shapes may run concurrently.
+ */
+public final class FusionRunner implements AutoCloseable {
+    private final FusionModel model;
+    private final Backend backend;
+    private final Map<ShapeKey, Plan> plans = new ConcurrentHashMap<>();
+    private final int maxCachedShapes;
+
+    public FusionRunner(FusionModel model, Backend backend, int maxCachedShapes) {
+        this.model = model;
+        this.backend = backend;
+        this.maxCachedShapes = maxCachedShapes;
+    }
+
+    public FusionRunner(FusionModel model, Backend backend) { this(model, backend, 16); }
+
+    public FusionModel model() { return model; }
+    public Backend backend() { return backend; }
+
+    /** Validates inputs and returns output shapes by name (throws ShapeException naming the tensor). */
+    public Map<String, int[]> outputShapes(Map<String, Tensor> inputs) {
+        Map<String, int[]> shapes = new LinkedHashMap<>();
+        inputs.forEach((k, v) -> shapes.put(k, v.shape()));
+        return model.outputShapes(shapes);
+    }
+
+    /** Allocates output tensors for these inputs (validated). */
+    public Map<String, Tensor> newOutputs(Map<String, Tensor> inputs) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        outputShapes(inputs).forEach((k, s) -> out.put(k, Tensor.zeros(s)));
+        return out;
+    }
+
+    /** Runs the model into freshly allocated outputs. */
+    public Map<String, Tensor> run(Map<String, Tensor> inputs, StageTimes times) {
+        Map<String, Tensor> out = newOutputs(inputs);
+        runInto(inputs, out, times);
+        return out;
+    }
+
+    /** Compiles the plan for these input shapes ahead of the first request (warm-up). */
+    public void prepare(Map<String, int[]> inputShapes) {
+        Map<String, int[]> outs = model.outputShapes(inputShapes);
+        plan(inputShapes, outs);
+    }
+
+    /**
+     * Runs the model writing into {@code outputs} (as made by {@link #newOutputs}); reusing them across calls
+     * makes a run allocation-free in the steady state.
+     */
+    public void runInto(Map<String, Tensor> inputs, Map<String, Tensor> outputs, StageTimes times) {
+        Map<String, int[]> shapes = new LinkedHashMap<>();
+        inputs.forEach((k, v) -> shapes.put(k, v.shape()));
+        Map<String, int[]> outShapes = model.outputShapes(shapes);
+        for (var e : outShapes.entrySet()) {
+            Tensor t = outputs.get(e.getKey());
+            if (t == null || !t.hasShape(e.getValue())) throw new IllegalArgumentException("output buffer '" + e.getKey() + "' missing or of the wrong shape");
+        }
+        Plan plan = plan(shapes, outShapes);
+        synchronized (plan) {
+            execute(plan, inputs, outputs, times);
+        }
+    }
+
+    private Plan plan(Map<String, int[]> inputShapes, Map<String, int[]> outShapes) {
+        ShapeKey key = ShapeKey.of(model.inputNames(), inputShapes);
+        Plan p = plans.get(key);
+        if (p != null) return p;
+        synchronized (plans) {
+            p = plans.get(key);
+            if (p != null) return p;
+            if (plans.size() >= maxCachedShapes) {
+                // Bounded cache: drop an arbitrary old plan (its scratch goes with it) rather than grow without limit.
+                var victim = plans.keySet().iterator().next();
+                Plan old = plans.remove(victim);
+                synchronized (old) { old.close(); }
+            }
+            p = new Plan(model, backend, inputShapes, outShapes);
+            plans.put(key, p);
+            return p;
+        }
+    }
+
+    private void execute(Plan plan, Map<String, Tensor> in, Map<String, Tensor> out, StageTimes times) {
+        if (model.topology() == Topology.SINGLE) {
+            plan.forwards[0].run(in.get("hr_feat").data(), in.get("lr_feat").data(),
+                    out.get("mask").data(), out.get("hr_feat").data(), out.get("lr_feat").data(), times);
+            return;
+        }
+        int n = model.levels();
+        // y_N = x_N
+        float[] yN = out.get("y" + n).data();
+        System.arraycopy(in.get("x" + n).data(), 0, yN, 0, yN.length);
+        for (int s = 0; s < model.stages().size(); s++) {
+            int lvl = model.hrLevelOfStage(s);
+            String st = "ff" + (s + 1) + ".";
+            Tensor hrOut = out.get(st + "hr_feat"), lrOut = out.get(st + "lr_feat");
+            plan.forwards[s].run(in.get("x" + (lvl + 1)).data(), out.get("y" + (lvl + 2)).data(),
+                    out.get(st + "mask").data(), hrOut.data(), lrOut.data(), times);
+            float[] y = out.get("y" + (lvl + 1)).data();
+            if (model.topology() == Topology.FPN_ADD) {
+                float[] a = hrOut.data(), b = lrOut.data();
+                for (int i = 0; i < y.length; i++) y[i] = a[i] + b[i];
+            } else {
+                concat(hrOut, lrOut, model.concatGroups(), y);
+            }
+        }
+    }
+
+    /** Channel concat [a, b] per batch item; with groups > 0 group-interleaved [a_0, b_0, a_1, b_1, ...] (spec 8b). */
+    static void concat(Tensor a, Tensor b, int groups, float[] out) {
+        int B = a.dim(0), ca = a.dim(1), cb = b.dim(1), plane = a.dim(2) * a.dim(3);
+        int g = groups > 0 ? groups : 1;
+        int blockA = ca / g * plane, blockB = cb / g * plane;
+        float[] da = a.data(), db = b.data();
+        int o = 0;
+        for (int bi = 0; bi < B; bi++) {
+            for (int gi = 0; gi < g; gi++) {
+                System.arraycopy(da, bi * ca * plane + gi * blockA, out, o, blockA);
+                o += blockA;
+                System.arraycopy(db, bi * cb * plane + gi * blockB, out, o, blockB);
+                o += blockB;
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        plans.values().forEach(Plan::close);
+        plans.clear();
+    }
+
+    /** Prepared forwards of every stage for one set of input shapes. */
+    private static final class Plan implements AutoCloseable {
+        final ModuleForward[] forwards;
+
+        Plan(FusionModel model, Backend backend, Map<String, int[]> in, Map<String, int[]> out) {
+            List<io.freqfusion.model.FreqFusionModule> st = model.stages();
+            forwards = new ModuleForward[st.size()];
+            for (int s = 0; s < st.size(); s++) {
+                int[] hr, lr;
+                if (model.topology() == Topology.SINGLE) {
+                    hr = in.get("hr_feat");
+                    lr = in.get("lr_feat");
+                } else {
+                    int lvl = model.hrLevelOfStage(s);
+                    hr = in.get("x" + (lvl + 1));
+                    lr = out.get("y" + (lvl + 2));
+                }
+                forwards[s] = backend.prepare(st.get(s), ForwardShape.of(hr, lr));
+            }
+        }
+
+        @Override
+        public void close() {
+            for (ModuleForward f : forwards) if (f != null) f.close();
+        }
+    }
+
+    /** Identity of a set of input shapes. */
+    private record ShapeKey(String signature) {
+        static ShapeKey of(List<String> names, Map<String, int[]> shapes) {
+            StringBuilder sb = new StringBuilder();
+            for (String n : names) sb.append(n).append(java.util.Arrays.toString(shapes.get(n))).append(';');
+            return new ShapeKey(sb.toString());
+        }
+    }
+}
