@@ -39,6 +39,14 @@ public final class Golden {
         return SafeTensors.read(dir().resolve(caseName + ".safetensors"));
     }
 
+    public static SafeTensors.Contents readUnchecked(String caseName) {
+        try {
+            return read(caseName);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     /** Asserts every element within tolerance; returns the worst |d| / (atol + rtol |want|) ratio. */
     public static double assertClose(String what, Tensor want, Tensor got) {
         assertArrayEquals(want.shape(), got.shape(), what + ": shape");

@@ -1,0 +1,241 @@
+package io.freqfusion.cli;
+
+import io.freqfusion.backend.Backend;
+import io.freqfusion.backend.Backends;
+import io.freqfusion.backend.Stage;
+import io.freqfusion.backend.StageTimes;
+import io.freqfusion.model.FlopCount;
+import io.freqfusion.model.FusionModel;
+import io.freqfusion.model.ModelLoader;
+import io.freqfusion.model.Topology;
+import io.freqfusion.runtime.FusionRunner;
+import io.freqfusion.runtime.Workload;
+import io.freqfusion.tensor.Npy;
+import io.freqfusion.tensor.SafeTensors;
+import io.freqfusion.tensor.Tensor;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/** Command line: {@code fuse} tensors from files, {@code bench} a workload, {@code info} about backends. */
+public final class Main {
+    static final String USAGE = """
+            usage: freqfusion <command> [options]
+              fuse   --model M.safetensors [--params-prefix P] [--config JSON] [--pyramid single|fpn-add|fpn-concat]
+                     --input IN.safetensors|[NAME=]IN.npy ... [--inputs-prefix P]
+                     --output OUT.safetensors|DIR [--outputs-prefix P] [--backend cpu|tornado] [--threads N]
+                     (without --model: the seeded reference initialisation sized to the inputs)
+              bench  --workload W1|W2|W3|FPN4 [--config default|paper] [--backend cpu|tornado] [--threads N]
+                     [--warmup N] [--runs N]
+              info   backends available here
+              serve  start the service (through ./freqfusion serve)
+            """;
+
+    private Main() {}
+
+    public static void main(String[] argv) {
+        System.exit(run(argv, System.out, System.err));
+    }
+
+    static int run(String[] argv, PrintStream out, PrintStream err) {
+        if (argv.length == 0 || argv[0].equals("--help") || argv[0].equals("-h") || argv[0].equals("help")) {
+            out.print(USAGE);
+            return argv.length == 0 ? 2 : 0;
+        }
+        try {
+            switch (argv[0]) {
+                case "fuse" -> fuse(argv, out);
+                case "bench" -> new Bench(argv, out).run();
+                case "info" -> out.println("backends: " + Backends.available());
+                default -> throw new Args.UsageException("unknown command '" + argv[0] + "' (fuse, bench, info)");
+            }
+            return 0;
+        } catch (Args.UsageException e) {
+            err.println("freqfusion: " + e.getMessage());
+            err.print(USAGE);
+            return 2;
+        } catch (NoSuchFileException e) {
+            err.println("freqfusion: no such file: " + e.getFile());
+            return 1;
+        } catch (IOException | IllegalArgumentException | IllegalStateException | UnsupportedOperationException e) {
+            err.println("freqfusion: " + oneLine(e));
+            return 1;
+        } catch (OutOfMemoryError e) {
+            err.println("freqfusion: out of memory (" + e.getMessage() + "); raise -Xmx through FREQFUSION_JVM_OPTS or use smaller inputs");
+            return 1;
+        }
+    }
+
+    private static String oneLine(Throwable e) {
+        String m = e.getMessage();
+        if (m == null || m.isBlank()) m = e.getClass().getSimpleName();
+        return m.replace('\n', ' ');
+    }
+
+    static Backend backend(Args a) {
+        String name = a.get("backend", "cpu");
+        Map<String, String> opts = new LinkedHashMap<>();
+        String threads = a.get("threads", null);
+        if (threads != null) opts.put("threads", threads);
+        String device = a.get("device", null);
+        if (device != null) opts.put("device", device);
+        return Backends.create(name, opts);
+    }
+
+    private static void fuse(String[] argv, PrintStream out) throws IOException {
+        Args a = new Args(argv, 1, Set.of("model", "params-prefix", "config", "pyramid", "input", "inputs-prefix",
+                "output", "outputs-prefix", "backend", "threads", "device"));
+        String inPrefix = a.get("inputs-prefix", "");
+        String outPrefix = a.get("outputs-prefix", "");
+        String output = a.require("output");
+        if (a.all("input").isEmpty()) throw new Args.UsageException("--input is required");
+
+        Map<String, Object> options = ModelLoader.parseOptions(readConfigArg(a.get("config", null)));
+        String pyramid = a.get("pyramid", null);
+        if (pyramid != null) options.put("pyramid", Topology.parse(pyramid).id);
+
+        Map<String, Tensor> inputs = readInputs(a.all("input"), inPrefix);
+        FusionModel model;
+        String modelPath = a.get("model", null);
+        if (modelPath != null) {
+            model = ModelLoader.load(Path.of(modelPath), a.get("params-prefix", ""), options);
+        } else {
+            model = referenceModelFor(inputs, options);
+        }
+        for (String name : model.inputNames()) {
+            if (!inputs.containsKey(name)) {
+                throw new IllegalArgumentException("missing input '" + inPrefix + name + "' (this model takes " + model.inputNames() + ")");
+            }
+        }
+        inputs.keySet().retainAll(model.inputNames());
+        for (var e : inputs.entrySet()) {
+            for (float v : e.getValue().data()) {
+                if (!Float.isFinite(v)) throw new IllegalArgumentException("input '" + inPrefix + e.getKey() + "' contains a non-finite value (" + v + ")");
+            }
+        }
+        Map<String, Tensor> result;
+        try (Backend backend = backend(a); FusionRunner runner = new FusionRunner(model, backend)) {
+            result = runner.run(inputs, null);
+        }
+        Map<String, Tensor> named = new LinkedHashMap<>();
+        result.forEach((k, v) -> named.put(outPrefix + k, v));
+        Path outPath = Path.of(output);
+        if (output.endsWith(".safetensors")) {
+            SafeTensors.write(outPath, named, Map.of("producer", "freqfusion-serve", "pyramid", model.topology().id));
+        } else {
+            Files.createDirectories(outPath);
+            for (var e : named.entrySet()) Npy.write(outPath.resolve(e.getKey() + ".npy"), e.getValue());
+        }
+        out.println("wrote " + named.size() + " outputs to " + output + ": " + String.join(", ", named.keySet()));
+    }
+
+    private static String readConfigArg(String v) throws IOException {
+        if (v == null) return null;
+        if (v.startsWith("@")) return Files.readString(Path.of(v.substring(1)));
+        if (!v.strip().startsWith("{") && Files.isRegularFile(Path.of(v))) return Files.readString(Path.of(v));
+        return v;
+    }
+
+    private static Map<String, Tensor> readInputs(java.util.List<String> specs, String prefix) throws IOException {
+        Map<String, Tensor> inputs = new LinkedHashMap<>();
+        for (String spec : specs) {
+            if (spec.endsWith(".safetensors")) {
+                SafeTensors.read(Path.of(spec)).tensors().forEach((k, v) -> {
+                    if (k.startsWith(prefix)) inputs.put(k.substring(prefix.length()), v);
+                });
+            } else if (spec.endsWith(".npy")) {
+                int eq = spec.indexOf('=');
+                String name = eq > 0 ? spec.substring(0, eq) : Path.of(spec).getFileName().toString().replaceFirst("\\.npy$", "");
+                String file = eq > 0 ? spec.substring(eq + 1) : spec;
+                if (eq < 0 && name.startsWith(prefix)) name = name.substring(prefix.length());
+                inputs.put(name, Npy.read(Path.of(file)));
+            } else {
+                throw new Args.UsageException("--input " + spec + ": expected a .safetensors or .npy file");
+            }
+        }
+        return inputs;
+    }
+
+    /** Without --model: reference init sized to the inputs (single: hr/lr channels; pyramids: from x1..xN). */
+    private static FusionModel referenceModelFor(Map<String, Tensor> inputs, Map<String, Object> options) {
+        Map<String, Object> kw = new LinkedHashMap<>(options);
+        Topology t = Topology.parse(String.valueOf(kw.getOrDefault("pyramid", inputs.containsKey("x1") ? "fpn-add" : "single")));
+        kw.remove("pyramid");
+        if (t == Topology.SINGLE) {
+            Tensor hr = inputs.get("hr_feat"), lr = inputs.get("lr_feat");
+            if (hr == null || lr == null || hr.rank() != 4 || lr.rank() != 4) throw new IllegalArgumentException("inputs hr_feat and lr_feat (rank 4) are required");
+            kw.putIfAbsent("hr_channels", hr.dim(1));
+            kw.putIfAbsent("lr_channels", lr.dim(1));
+            return ModelLoader.builtIn(t, hr.dim(1), 2, kw, 0);
+        }
+        int levels = 0;
+        while (inputs.containsKey("x" + (levels + 1))) levels++;
+        if (levels < 2 || inputs.get("x1").rank() != 4) throw new IllegalArgumentException("pyramid inputs x1..xN (N >= 2, rank 4) are required");
+        return ModelLoader.builtIn(t, inputs.get("x1").dim(1), levels, kw, 0);
+    }
+
+    /** {@code bench}: per-run times, then one JSON summary as the last line. */
+    static final class Bench {
+        private final Args a;
+        private final PrintStream out;
+
+        Bench(String[] argv, PrintStream out) {
+            this.a = new Args(argv, 1, Set.of("workload", "config", "backend", "threads", "warmup", "runs", "device"));
+            this.out = out;
+        }
+
+        void run() {
+            Workload wl = Workload.parse(a.require("workload"));
+            String config = a.get("config", "default");
+            int warmup = a.intValue("warmup", 20, 0), runs = a.intValue("runs", 50, 1);
+            FusionModel model = wl.model(config, 42);
+            Map<String, Tensor> inputs = wl.randomInputs(System.nanoTime());
+            long macs = FlopCount.macs(model, wl.inputShapes());
+            try (Backend backend = backend(a); FusionRunner runner = new FusionRunner(model, backend)) {
+                Map<String, Tensor> outputs = runner.newOutputs(inputs);
+                long t0 = System.nanoTime();
+                runner.runInto(inputs, outputs, null);      // first call: prepare (and JIT-compile for accelerators)
+                out.printf(Locale.ROOT, "prepare+first run: %.1f ms on %s%n", (System.nanoTime() - t0) / 1e6, backend.device());
+                for (int i = 0; i < warmup; i++) runner.runInto(inputs, outputs, null);
+                StageTimes stages = new StageTimes();
+                double[] ms = new double[runs];
+                com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+                long alloc0 = mx.getTotalThreadAllocatedBytes();
+                for (int i = 0; i < runs; i++) {
+                    long s = System.nanoTime();
+                    runner.runInto(inputs, outputs, stages);
+                    ms[i] = (System.nanoTime() - s) / 1e6;
+                    out.printf(Locale.ROOT, "run %d: %.3f ms%n", i + 1, ms[i]);
+                }
+                long allocPerOp = Math.max(0, (mx.getTotalThreadAllocatedBytes() - alloc0) / runs);
+                double[] sorted = ms.clone();
+                Arrays.sort(sorted);
+                double median = runs % 2 == 1 ? sorted[runs / 2] : (sorted[runs / 2 - 1] + sorted[runs / 2]) / 2;
+                double total = 0;
+                for (Stage st : Stage.values()) total += stages.nanos(st);
+                StringBuilder split = new StringBuilder();
+                for (Stage st : Stage.values()) {
+                    if (stages.nanos(st) > 0) split.append(String.format(Locale.ROOT, " %s=%.0f%%", st.metricName, 100.0 * stages.nanos(st) / total));
+                }
+                out.println("stages:" + split);
+                out.printf(Locale.ROOT,
+                        "{\"workload\":\"%s\",\"config\":\"%s\",\"backend\":\"%s\",\"threads\":%d,\"median_ms\":%.4f,\"min_ms\":%.4f,\"gflops\":%.2f,\"alloc_bytes_per_op\":%d}%n",
+                        wl.name(), config, backend.name(), threads(backend), median, sorted[0], 2.0 * macs / (median * 1e6), allocPerOp);
+            }
+        }
+
+        private int threads(Backend b) {
+            if (b instanceof io.freqfusion.backend.cpu.CpuBackend cpu) return cpu.threads();
+            return a.intValue("threads", Runtime.getRuntime().availableProcessors(), 0);
+        }
+    }
+}

@@ -1,0 +1,174 @@
+package io.freqfusion.backend.cpu;
+
+import io.freqfusion.model.FreqFusionWeights;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/** Each primitive on a small case worked out by hand (spec section 2). */
+class CpuKernelsTest {
+    private static final Parallel PAR = new Parallel(2);
+    private static final float EPS = 1e-6f;
+
+    @AfterAll
+    static void close() { PAR.close(); }
+
+    private static float[] fill(int n, float v) {
+        float[] a = new float[n];
+        java.util.Arrays.fill(a, v);
+        return a;
+    }
+
+    @Test
+    void carafeDropsOutOfImageTapsWithoutRenormalising() {
+        // 3x3 image of ones, uniform 3x3 kernel 1/9: corners see 4 taps, edges 6, the centre 9.
+        float[] x = fill(9, 1f), k = fill(9 * 9, 1f / 9), out = new float[9];
+        CpuKernels.carafe(PAR, x, 1, 1, 3, 3, k, 3, 1, null, 0f, 1f, out);
+        assertArrayEquals(new float[] {4f / 9, 6f / 9, 4f / 9, 6f / 9, 1f, 6f / 9, 4f / 9, 6f / 9, 4f / 9}, out, EPS);
+    }
+
+    @Test
+    void carafeUpsamplesByTwoFromTheSourcePixelYOver2() {
+        // 1x2 source [2, 5]; output 2x4; taps (ky, kx) hit source (Y/2 + ky - 1, X/2 + kx - 1).
+        float[] x = {2f, 5f};
+        float[] k = new float[9 * 8];
+        for (int p = 0; p < 8; p++) k[5 * 8 + p] = 1f;        // only tap (1, 2): source x = X/2 + 1
+        float[] out = new float[8];
+        CpuKernels.carafe(PAR, x, 1, 1, 1, 2, k, 3, 2, null, 0f, 1f, out);
+        assertArrayEquals(new float[] {5f, 5f, 0f, 0f, 5f, 5f, 0f, 0f}, out, EPS);
+    }
+
+    @Test
+    void carafeResidualFormIsSelfScaleMinusReassembly() {
+        float[] x = {1f, 2f, 3f, 4f};
+        float[] k = new float[9 * 4];
+        for (int p = 0; p < 4; p++) k[4 * 4 + p] = 1f;        // identity kernel (centre tap)
+        float[] out = new float[4];
+        CpuKernels.carafe(PAR, x, 1, 1, 2, 2, k, 3, 1, x, 2f, -1f, out);   // 2x - x = x
+        assertArrayEquals(x, out, EPS);
+    }
+
+    @Test
+    void normaliserWithZeroLogitsIsTheNormalisedHammingWindow() {
+        float[] hw = new float[9];
+        double[] a = FreqFusionWeights.hamming(3);           // [0.08, 1, 0.08]
+        for (int i = 0; i < 9; i++) hw[i] = (float) (a[i / 3] * a[i % 3]);
+        float[] z = new float[9 * 2], out = new float[9 * 2];
+        CpuKernels.normalise(PAR, z, 1, 9, 2, hw, out);
+        double sum = 1 + 4 * 0.08 + 4 * 0.0064;
+        assertEquals(1 / sum, out[4 * 2], 1e-6);
+        assertEquals(0.08 / sum, out[1 * 2 + 1], 1e-6);
+        assertEquals(0.0064 / sum, out[0], 1e-6);
+    }
+
+    @Test
+    void normaliserWithoutWindowIsSoftmax() {
+        float[] z = {0f, (float) Math.log(3)}, out = new float[2];
+        CpuKernels.normalise(PAR, z, 1, 2, 1, new float[] {1f}, out);
+        assertArrayEquals(new float[] {0.25f, 0.75f}, out, EPS);
+    }
+
+    @Test
+    void hammingMatchesNumpy() {
+        assertArrayEquals(new double[] {0.08, 0.54, 1, 0.54, 0.08}, FreqFusionWeights.hamming(5), 1e-12);
+    }
+
+    @Test
+    void localCosineSimilarityUsesDilationTwoAndZeroOutside() {
+        // C = 2, 3x3; buffer has 2 + 8 channels. Vectors: (0,0) = (1,0); (0,2) = (0,1); (2,0) = (1,1); (2,2) = 0.
+        int n = 9;
+        float[] buf = new float[10 * n];
+        buf[0] = 1f;                          // c0 at (0,0)
+        buf[n + 2] = 1f;                      // c1 at (0,2)
+        buf[6] = 1f;
+        buf[n + 6] = 1f;                      // (2,0) = (1,1)
+        CpuKernels.localCosineSimilarity(PAR, buf, 1, 2, 3, 3, new float[n]);
+        int off02 = 4, off20 = 6, off22 = 7;  // offsets (0,2), (2,0), (2,2) in row-major order
+        assertEquals(0f, buf[(2 + off02) * n], EPS);                       // (1,0).(0,1)
+        assertEquals((float) (1 / Math.sqrt(2)), buf[(2 + off20) * n], EPS); // (1,0).(1,1)/sqrt2
+        assertEquals(0f, buf[(2 + off22) * n], EPS);                       // zero vector neighbour
+        assertEquals(0f, buf[(2 + 0) * n], EPS);                           // (-2,-2): outside
+        assertEquals((float) (1 / Math.sqrt(2)), buf[(2 + 1) * n + 6], EPS); // at (2,0), offset (-2,0) -> (0,0)
+    }
+
+    @Test
+    void conv2dDilatedWithPadding() {
+        // 1 channel 3x3 [1..9], 3x3 kernel of ones, dilation 2, padding 2: taps at y + 2 ky - 2.
+        float[] x = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w = fill(9, 1f), out = new float[9];
+        CpuKernels.conv2d(PAR, x, 1, 1, 3, 3, w, new float[] {0.5f}, 1, 3, 2, 2, out, false);
+        assertEquals(5 + 0.5f, out[4], EPS);               // (1,1): only the centre tap lands inside
+        assertEquals(1 + 3 + 7 + 9 + 0.5f, out[0], EPS);   // (0,0): taps at (0,0), (0,2), (2,0), (2,2)
+    }
+
+    @Test
+    void conv1x1IsAChannelMix() {
+        float[] x = {1, 2, 10, 20};                     // 2 channels, 1x2
+        float[] w = {1, 1, 2, -1};                      // out0 = c0 + c1, out1 = 2 c0 - c1
+        float[] out = new float[4];
+        CpuKernels.conv2d(PAR, x, 1, 2, 1, 2, w, new float[] {0, 1}, 2, 1, 1, 0, out, false);
+        assertArrayEquals(new float[] {11, 22, -7, -15}, out, EPS);
+    }
+
+    @Test
+    void nearestUsesFloat32RatioAndFloor() {
+        float[] x = {1, 2, 3, 4}, out = new float[9];   // 2x2 -> 3x3: rows/cols 0, 0, 1
+        CpuKernels.nearest(PAR, x, 1, 1, 2, 2, 3, 3, null, out);
+        assertArrayEquals(new float[] {1, 1, 2, 1, 1, 2, 3, 3, 4}, out, EPS);
+    }
+
+    @Test
+    void bilinearHalfPixelAndAlignCorners() {
+        float[] x = {0, 1}, out = new float[4];
+        CpuKernels.bilinear(PAR, x, 1, 1, 1, 2, 1, 4, false, out);
+        assertArrayEquals(new float[] {0f, 0.25f, 0.75f, 1f}, out, EPS);
+        float[] out3 = new float[3];
+        CpuKernels.bilinear(PAR, x, 1, 1, 1, 2, 1, 3, true, out3);
+        assertArrayEquals(new float[] {0f, 0.5f, 1f}, out3, EPS);
+    }
+
+    @Test
+    void groupNormPerGroupBiasedVariance() {
+        float[] x = {1, 2, 3, 4}, out = new float[4];   // one group of 2 channels x 2 pixels
+        CpuKernels.groupNorm(PAR, x, 1, 2, 2, 1, new float[] {1, 2}, new float[] {0, 1}, out, 4);
+        double s = Math.sqrt(1.25 + 1e-5);
+        assertArrayEquals(new float[] {(float) (-1.5 / s), (float) (-0.5 / s), (float) (2 * 0.5 / s + 1), (float) (2 * 1.5 / s + 1)}, out, 1e-5f);
+    }
+
+    @Test
+    void offsetCombinationPixelUnshufflesTheHrConvolution() {
+        int g = 1, h = 1, w = 2;                        // hr convs: 2 channels at 2x4
+        float[] hrOff = new float[2 * 8];
+        for (int i = 0; i < hrOff.length; i++) hrOff[i] = i;
+        float[] zeros8 = new float[8 * 2], hrScale = new float[2 * 8], delta = new float[8 * 2];
+        float[] initPos = new float[8];
+        CpuKernels.combineOffsets(PAR, zeros8, zeros8, hrOff, hrScale, initPos, 1, g, h, w, delta);
+        // delta[q = c*4 + i*2 + j, 0, x] = 0.5 * hrOff[c, i, 2x + j]
+        for (int c = 0; c < 2; c++) for (int i = 0; i < 2; i++) for (int j = 0; j < 2; j++) for (int x = 0; x < 2; x++) {
+            assertEquals(0.5f * hrOff[c * 8 + i * 4 + 2 * x + j], delta[(c * 4 + i * 2 + j) * 2 + x], EPS);
+        }
+    }
+
+    @Test
+    void gridSampleAtInitialPositionsIsTheIdentityAndClampsAtTheBorder() {
+        int h = 2, w = 2, H = 4, W = 4;
+        float[] f = new float[H * W];
+        for (int i = 0; i < f.length; i++) f[i] = i;
+        float[] delta = new float[8 * h * w];
+        float[] initPos = new float[8];
+        for (int q = 0; q < 8; q++) {
+            int a = q / 4, i = (q % 4) / 2, j = q % 2;
+            initPos[q] = ((a == 0 ? j : i) == 0) ? -0.25f : 0.25f;
+            for (int p = 0; p < h * w; p++) delta[q * h * w + p] = initPos[q];
+        }
+        float[] out = new float[H * W];
+        CpuKernels.gridSampleBorder(PAR, f, delta, 1, 1, 1, h, w, out);
+        assertArrayEquals(f, out, 1e-5f);
+        // +0.25 LR pixel in x = +0.5 HR pixel: halfway to the right neighbour; clamped at the right border.
+        for (int q = 0; q < 4; q++) for (int p = 0; p < h * w; p++) delta[q * h * w + p] += 0.25f;
+        CpuKernels.gridSampleBorder(PAR, f, delta, 1, 1, 1, h, w, out);
+        assertEquals(0.5f, out[0], 1e-5f);
+        assertEquals(3f, out[3], 1e-5f);
+    }
+}
