@@ -12,49 +12,23 @@ public final class CpuKernels {
 
     /**
      * 2-D cross-correlation with bias, zero padding, stride 1, dilation {@code dil} (PyTorch Conv2d).
-     * x: (B, ci, h, w) at xOff; weight (co, ci, k, k); out: (B, co, ho, wo) at outOff with ho = h + 2 pad - dil (k - 1).
-     * When {@code accumulate}, the result is added to out instead of replacing it.
+     * x: (B, ci, h, w); weight (co, ci, k, k); out: (B, co, ho, wo) with ho = h + 2 pad - dil (k - 1).
+     * scratch (for k > 1 or pad > 0) holds the padded input: at least {@link #convScratch} floats.
      */
     public static void conv2d(Parallel par, float[] x, int B, int ci, int h, int w,
                               float[] weight, float[] bias, int co, int k, int dil, int pad,
-                              float[] out, boolean accumulate) {
-        int ho = h + 2 * pad - dil * (k - 1), wo = w + 2 * pad - dil * (k - 1);
-        int inPlane = h * w, outPlane = ho * wo;
-        par.forRange(B * ho, (from, to) -> {
-            for (int row = from; row < to; row++) {
-                int b = row / ho, y = row % ho;
-                int xBase = b * ci * inPlane, oBase = b * co * outPlane + y * wo;
-                for (int o = 0; o < co; o++) {
-                    int ob = oBase + o * outPlane;
-                    float bv = bias == null ? 0f : bias[o];
-                    if (accumulate) {
-                        for (int X = 0; X < wo; X++) out[ob + X] += bv;
-                    } else {
-                        for (int X = 0; X < wo; X++) out[ob + X] = bv;
-                    }
-                }
-                for (int c = 0; c < ci; c++) {
-                    for (int ky = 0; ky < k; ky++) {
-                        int sy = y + ky * dil - pad;
-                        if (sy < 0 || sy >= h) continue;
-                        int srcRow = xBase + c * inPlane + sy * w;
-                        for (int kx = 0; kx < k; kx++) {
-                            int shift = kx * dil - pad;               // source x = X + shift
-                            int x0 = Math.max(0, -shift), x1 = Math.min(wo, w - shift);
-                            if (x0 >= x1) continue;
-                            int src = srcRow + shift;
-                            int wIdx = (c * k + ky) * k + kx;
-                            int wStride = ci * k * k;
-                            for (int o = 0; o < co; o++) {
-                                float wv = weight[o * wStride + wIdx];
-                                int ob = oBase + o * outPlane;
-                                for (int X = x0; X < x1; X++) out[ob + X] += wv * x[src + X];
-                            }
-                        }
-                    }
-                }
-            }
-        });
+                              float[] out, float[] scratch) {
+        if (k == 1 && pad == 0) {
+            VectorKernels.conv1x1(par, x, B, ci, h * w, weight, bias, co, out);
+            return;
+        }
+        VectorKernels.padPlanes(par, x, B * ci, h, w, pad, scratch);
+        VectorKernels.convPadded(par, scratch, B, ci, h + 2 * pad, w + 2 * pad, weight, bias, co, k, dil, out);
+    }
+
+    /** Scratch floats conv2d needs for this input. */
+    public static int convScratch(int B, int ci, int h, int w, int k, int pad) {
+        return k == 1 && pad == 0 ? 0 : B * ci * (h + 2 * pad) * (w + 2 * pad) + VectorKernels.SLACK;
     }
 
     // ------------------------------------------------------------------ kernel normaliser (spec 2.1, 2.2)
@@ -64,25 +38,7 @@ public final class CpuKernels {
      * hamming has {@code taps} entries, or one entry (window off). out may alias z.
      */
     public static void normalise(Parallel par, float[] z, int B, int taps, int n, float[] hamming, float[] out) {
-        int blocks = (n + 255) / 256;
-        par.forRange(B * blocks, (from, to) -> {
-            for (int item = from; item < to; item++) {
-                int b = item / blocks, p0 = (item % blocks) * 256, p1 = Math.min(n, p0 + 256);
-                int base = b * taps * n;
-                for (int p = p0; p < p1; p++) {
-                    float m = Float.NEGATIVE_INFINITY;
-                    for (int t = 0; t < taps; t++) m = Math.max(m, z[base + t * n + p]);
-                    float s = 0f;
-                    for (int t = 0; t < taps; t++) {
-                        float e = (float) Math.exp(z[base + t * n + p] - m) * (hamming.length == 1 ? hamming[0] : hamming[t]);
-                        out[base + t * n + p] = e;
-                        s += e;
-                    }
-                    float inv = 1f / s;
-                    for (int t = 0; t < taps; t++) out[base + t * n + p] *= inv;
-                }
-            }
-        });
+        VectorKernels.normalise(par, z, B, taps, n, hamming, out);
     }
 
     // ------------------------------------------------------------------ CARAFE (spec 2.3)
@@ -90,43 +46,18 @@ public final class CpuKernels {
     /**
      * out = selfScale * self + carafeScale * CARAFE(x, K, k, s), mmcv semantics: out-of-image taps dropped.
      * x: (B, C, h, w); K: (B, k^2, s h, s w); self, out: (B, C, s h, s w); self may be null (then selfScale is unused).
+     * scratch holds x's rows spread for contiguous taps: at least {@link #carafeScratch} floats. out must not alias x or self.
      */
     public static void carafe(Parallel par, float[] x, int B, int C, int h, int w, float[] kernel, int k, int s,
-                              float[] self, float selfScale, float carafeScale, float[] out) {
-        int H = h * s, W = w * s, r = (k - 1) / 2, taps = k * k;
-        int outPlane = H * W, inPlane = h * w;
-        par.forRange(B * H, (from, to) -> {
-            for (int row = from; row < to; row++) {
-                int b = row / H, Y = row % H;
-                int kBase = b * taps * outPlane + Y * W;
-                int yBase = Y / s - r;
-                for (int c = 0; c < C; c++) {
-                    int ob = (b * C + c) * outPlane + Y * W;
-                    int xb = (b * C + c) * inPlane;
-                    for (int X = 0; X < W; X++) out[ob + X] = 0f;
-                    for (int ky = 0; ky < k; ky++) {
-                        int sy = yBase + ky;
-                        if (sy < 0 || sy >= h) continue;
-                        int srcRow = xb + sy * w;
-                        for (int kx = 0; kx < k; kx++) {
-                            int kRow = kBase + (ky * k + kx) * outPlane;
-                            int dx = kx - r;          // source x = X / s + dx, valid in [0, w)
-                            int x0 = Math.max(0, -dx * s), x1 = Math.min(W, (w - dx) * s);
-                            if (s == 1) {
-                                for (int X = x0; X < x1; X++) out[ob + X] += kernel[kRow + X] * x[srcRow + X + dx];
-                            } else {
-                                for (int X = x0; X < x1; X++) out[ob + X] += kernel[kRow + X] * x[srcRow + X / s + dx];
-                            }
-                        }
-                    }
-                    if (self != null) {
-                        for (int X = 0; X < W; X++) out[ob + X] = selfScale * self[ob + X] + carafeScale * out[ob + X];
-                    } else if (carafeScale != 1f) {
-                        for (int X = 0; X < W; X++) out[ob + X] *= carafeScale;
-                    }
-                }
-            }
-        });
+                              float[] self, float selfScale, float carafeScale, float[] out, float[] scratch) {
+        int r = (k - 1) / 2;
+        VectorKernels.spreadRows(par, x, B * C * h, w, s, r, scratch);
+        VectorKernels.carafeSpread(par, scratch, B, C, h, w, kernel, k, s, self, selfScale, carafeScale, out);
+    }
+
+    /** Scratch floats carafe needs for this input. */
+    public static int carafeScratch(int B, int C, int h, int w, int k, int s) {
+        return B * C * h * (s * w + s * (k - 1)) + VectorKernels.SLACK;
     }
 
     // ------------------------------------------------------------------ resizes (spec 2.4, 2.5)

@@ -23,6 +23,8 @@ final class CpuModuleForward implements ModuleForward {
 
     // Scratch (spec symbols). Unused ones stay null for the configured path.
     private final float[] ph, ph2, pl, px, zhh, kh0, zlh, kl0, zll, zl, zhl, zh, kh, upLr, lrPre;
+    /** Shared scratch for padded conv inputs and spread CARAFE rows (one kernel runs at a time). */
+    private final float[] scratch;
     private final float[] sh, sl, invNormH, invNormL, hrOffConv, hrScaleConv, lrOffConv, lrScaleConv, delta;
 
     CpuModuleForward(Parallel par, FreqFusionModule module, ForwardShape shape) {
@@ -68,6 +70,22 @@ final class CpuModuleForward implements ModuleForward {
         lrOffConv = fr ? new float[nL * 8 * g] : null;
         lrScaleConv = fr ? new float[nL * 8 * g] : null;
         delta = fr ? new float[nL * 8 * g] : null;
+        scratch = new float[scratchSize()];
+    }
+
+    /** The largest padded/spread copy any kernel of this forward makes. */
+    private int scratchSize() {
+        int ke = cfg.encoderKernel(), ep = cfg.encoderPadding(), kl = cfg.lowpassKernel(), kh = cfg.highpassKernel();
+        int m = 0;
+        m = Math.max(m, convScratch(B, Cc, H, W, ke, ep));
+        m = Math.max(m, carafeScratch(B, Cc, H, W, kh, 1));
+        m = Math.max(m, carafeScratch(B, tl, h, w, kl, 2));
+        m = Math.max(m, carafeScratch(B, th, h, w, kl, 2));
+        m = Math.max(m, carafeScratch(B, Cl, h, w, kl, 2));
+        m = Math.max(m, carafeScratch(B, Cl, H, W, kl, 1));
+        m = Math.max(m, carafeScratch(B, Ch, H, W, kh, 1));
+        if (cfg.featureResample()) m = Math.max(m, convScratch(B, cfg.samplerChannels(), H, W, ke, cfg.samplerPadding()));
+        return m;
     }
 
     @Override
@@ -81,44 +99,44 @@ final class CpuModuleForward implements ModuleForward {
         float[] lrDest = fr ? lrPre : lrOut;
 
         // compressors: P_h = HC(X_h), P_l = LC(X_l)
-        conv2d(par, xh, B, Ch, H, W, wt.hrCompressorW, wt.hrCompressorB, Cc, 1, 1, 0, ph, false);
-        conv2d(par, xl, B, Cl, h, w, wt.lrCompressorW, wt.lrCompressorB, Cc, 1, 1, 0, pl, false);
+        conv2d(par, xh, B, Ch, H, W, wt.hrCompressorW, wt.hrCompressorB, Cc, 1, 1, 0, ph, scratch);
+        conv2d(par, xl, B, Cl, h, w, wt.lrCompressorW, wt.lrCompressorB, Cc, 1, 1, 0, pl, scratch);
         clock.lap(Stage.COMPRESS);
 
         float[] qh = ph;   // the hr compressed feature the sampler sees (P_h' on the default path)
         if (cfg.semiConv() && cfg.compFeatUpsample()) {
             // (a) initial AHPF on the compressed hr feature: P_h' = 2 P_h - CARAFE(P_h, N(E_H(P_h)))
-            conv2d(par, ph, B, Cc, H, W, wt.encoder2W, wt.encoder2B, th, ke, ed, ep, zhh, false);
+            conv2d(par, ph, B, Cc, H, W, wt.encoder2W, wt.encoder2B, th, ke, ed, ep, zhh, scratch);
             clock.lap(Stage.ENCODE);
             normalise(par, zhh, B, th, H * W, wt.hammingHighpass, kh0);
             clock.lap(Stage.NORMALISE);
-            carafe(par, ph, B, Cc, H, W, kh0, cfg.highpassKernel(), 1, ph, 2f, -1f, ph2);
+            carafe(par, ph, B, Cc, H, W, kh0, cfg.highpassKernel(), 1, ph, 2f, -1f, ph2, scratch);
             clock.lap(Stage.REASSEMBLE);
             // (b) ALPF logits: Z_l = E_L(P_h') + CARAFE(E_L(P_l), N(E_L(P_h')), s=2)
-            conv2d(par, ph2, B, Cc, H, W, wt.encoderW, wt.encoderB, tl, ke, ed, ep, zlh, false);
-            conv2d(par, pl, B, Cc, h, w, wt.encoderW, wt.encoderB, tl, ke, ed, ep, zll, false);
+            conv2d(par, ph2, B, Cc, H, W, wt.encoderW, wt.encoderB, tl, ke, ed, ep, zlh, scratch);
+            conv2d(par, pl, B, Cc, h, w, wt.encoderW, wt.encoderB, tl, ke, ed, ep, zll, scratch);
             // (c) AHPF lr logits, computed here to keep the encoders together
-            conv2d(par, pl, B, Cc, h, w, wt.encoder2W, wt.encoder2B, th, ke, ed, ep, zhl, false);
+            conv2d(par, pl, B, Cc, h, w, wt.encoder2W, wt.encoder2B, th, ke, ed, ep, zhl, scratch);
             clock.lap(Stage.ENCODE);
             normalise(par, zlh, B, tl, H * W, wt.hammingLowpass, kl0);
             clock.lap(Stage.NORMALISE);
-            carafe(par, zll, B, tl, h, w, kl0, cfg.lowpassKernel(), 2, zlh, 1f, 1f, zl);
+            carafe(par, zll, B, tl, h, w, kl0, cfg.lowpassKernel(), 2, zlh, 1f, 1f, zl, scratch);
             clock.lap(Stage.REASSEMBLE);
             normalise(par, zl, B, tl, H * W, wt.hammingLowpass, mask);
             clock.lap(Stage.NORMALISE);
             // Z_h = Z_hh + CARAFE(Z_hl, K_l, k_l, s=2)
-            carafe(par, zhl, B, th, h, w, mask, cfg.lowpassKernel(), 2, zhh, 1f, 1f, zh);
+            carafe(par, zhl, B, th, h, w, mask, cfg.lowpassKernel(), 2, zhh, 1f, 1f, zh, scratch);
             // (d) lr_out = CARAFE(X_l, K_l, s=2)
-            carafe(par, xl, B, Cl, h, w, mask, cfg.lowpassKernel(), 2, null, 0f, 1f, lrDest);
+            carafe(par, xl, B, Cl, h, w, mask, cfg.lowpassKernel(), 2, null, 0f, 1f, lrDest, scratch);
             clock.lap(Stage.REASSEMBLE);
             qh = ph2;
         } else if (cfg.semiConv()) {
             // 5.1: Z = E(P_h) + NearestUp(E(P_l)), no enhancement
-            conv2d(par, ph, B, Cc, H, W, wt.encoderW, wt.encoderB, tl, ke, ed, ep, zlh, false);
-            conv2d(par, pl, B, Cc, h, w, wt.encoderW, wt.encoderB, tl, ke, ed, ep, zll, false);
+            conv2d(par, ph, B, Cc, H, W, wt.encoderW, wt.encoderB, tl, ke, ed, ep, zlh, scratch);
+            conv2d(par, pl, B, Cc, h, w, wt.encoderW, wt.encoderB, tl, ke, ed, ep, zll, scratch);
             if (cfg.useHighPass()) {
-                conv2d(par, ph, B, Cc, H, W, wt.encoder2W, wt.encoder2B, th, ke, ed, ep, zhh, false);
-                conv2d(par, pl, B, Cc, h, w, wt.encoder2W, wt.encoder2B, th, ke, ed, ep, zhl, false);
+                conv2d(par, ph, B, Cc, H, W, wt.encoder2W, wt.encoder2B, th, ke, ed, ep, zhh, scratch);
+                conv2d(par, pl, B, Cc, h, w, wt.encoder2W, wt.encoder2B, th, ke, ed, ep, zhl, scratch);
             }
             clock.lap(Stage.ENCODE);
             nearest(par, zll, B, tl, h, w, H, W, zlh, zl);
@@ -126,14 +144,14 @@ final class CpuModuleForward implements ModuleForward {
             clock.lap(Stage.REASSEMBLE);
             normalise(par, zl, B, tl, H * W, wt.hammingLowpass, mask);
             clock.lap(Stage.NORMALISE);
-            carafe(par, xl, B, Cl, h, w, mask, cfg.lowpassKernel(), 2, null, 0f, 1f, lrDest);
+            carafe(par, xl, B, Cl, h, w, mask, cfg.lowpassKernel(), 2, null, 0f, 1f, lrDest, scratch);
             clock.lap(Stage.REASSEMBLE);
         } else {
             // 5.2: P_x = NearestUp(P_l) + P_h; kernels from P_x; lr resized first, CARAFE with s=1
             nearest(par, pl, B, Cc, h, w, H, W, ph, px);
             clock.lap(Stage.REASSEMBLE);
-            conv2d(par, px, B, Cc, H, W, wt.encoderW, wt.encoderB, tl, ke, ed, ep, zl, false);
-            if (cfg.useHighPass()) conv2d(par, px, B, Cc, H, W, wt.encoder2W, wt.encoder2B, th, ke, ed, ep, zh, false);
+            conv2d(par, px, B, Cc, H, W, wt.encoderW, wt.encoderB, tl, ke, ed, ep, zl, scratch);
+            if (cfg.useHighPass()) conv2d(par, px, B, Cc, H, W, wt.encoder2W, wt.encoder2B, th, ke, ed, ep, zh, scratch);
             clock.lap(Stage.ENCODE);
             normalise(par, zl, B, tl, H * W, wt.hammingLowpass, mask);
             clock.lap(Stage.NORMALISE);
@@ -142,7 +160,7 @@ final class CpuModuleForward implements ModuleForward {
             } else {
                 bilinear(par, xl, B, Cl, h, w, H, W, cfg.alignCorners(), upLr);
             }
-            carafe(par, upLr, B, Cl, H, W, mask, cfg.lowpassKernel(), 1, null, 0f, 1f, lrDest);
+            carafe(par, upLr, B, Cl, H, W, mask, cfg.lowpassKernel(), 1, null, 0f, 1f, lrDest, scratch);
             clock.lap(Stage.REASSEMBLE);
         }
 
@@ -150,7 +168,7 @@ final class CpuModuleForward implements ModuleForward {
         if (cfg.useHighPass()) {
             normalise(par, zh, B, th, H * W, wt.hammingHighpass, kh);
             clock.lap(Stage.NORMALISE);
-            carafe(par, xh, B, Ch, H, W, kh, cfg.highpassKernel(), 1, xh, cfg.hrResidual() ? 2f : 1f, -1f, hrOut);
+            carafe(par, xh, B, Ch, H, W, kh, cfg.highpassKernel(), 1, xh, cfg.hrResidual() ? 2f : 1f, -1f, hrOut, scratch);
         } else {
             System.arraycopy(xh, 0, hrOut, 0, B * Ch * H * W);
         }
@@ -175,10 +193,10 @@ final class CpuModuleForward implements ModuleForward {
         }
         localCosineSimilarity(par, sh, B, Cc, H, W, invNormH);
         localCosineSimilarity(par, sl, B, Cc, h, w, invNormL);
-        conv2d(par, sl, B, cs, h, w, wt.offsetW, wt.offsetB, 8 * g, ke, 1, pad, lrOffConv, false);
-        conv2d(par, sl, B, cs, h, w, wt.directScaleW, wt.directScaleB, 8 * g, ke, 1, pad, lrScaleConv, false);
-        conv2d(par, sh, B, cs, H, W, wt.hrOffsetW, wt.hrOffsetB, 2 * g, ke, 1, pad, hrOffConv, false);
-        conv2d(par, sh, B, cs, H, W, wt.hrDirectScaleW, wt.hrDirectScaleB, 2 * g, ke, 1, pad, hrScaleConv, false);
+        conv2d(par, sl, B, cs, h, w, wt.offsetW, wt.offsetB, 8 * g, ke, 1, pad, lrOffConv, scratch);
+        conv2d(par, sl, B, cs, h, w, wt.directScaleW, wt.directScaleB, 8 * g, ke, 1, pad, lrScaleConv, scratch);
+        conv2d(par, sh, B, cs, H, W, wt.hrOffsetW, wt.hrOffsetB, 2 * g, ke, 1, pad, hrOffConv, scratch);
+        conv2d(par, sh, B, cs, H, W, wt.hrDirectScaleW, wt.hrDirectScaleB, 2 * g, ke, 1, pad, hrScaleConv, scratch);
         combineOffsets(par, lrOffConv, lrScaleConv, hrOffConv, hrScaleConv, wt.initPos, B, g, h, w, delta);
         gridSampleBorder(par, lrPre, delta, B, Cl, g, h, w, lrOut);
     }

@@ -25,7 +25,7 @@ class CpuKernelsTest {
     void carafeDropsOutOfImageTapsWithoutRenormalising() {
         // 3x3 image of ones, uniform 3x3 kernel 1/9: corners see 4 taps, edges 6, the centre 9.
         float[] x = fill(9, 1f), k = fill(9 * 9, 1f / 9), out = new float[9];
-        CpuKernels.carafe(PAR, x, 1, 1, 3, 3, k, 3, 1, null, 0f, 1f, out);
+        CpuKernels.carafe(PAR, x, 1, 1, 3, 3, k, 3, 1, null, 0f, 1f, out, new float[1024]);
         assertArrayEquals(new float[] {4f / 9, 6f / 9, 4f / 9, 6f / 9, 1f, 6f / 9, 4f / 9, 6f / 9, 4f / 9}, out, EPS);
     }
 
@@ -36,7 +36,7 @@ class CpuKernelsTest {
         float[] k = new float[9 * 8];
         for (int p = 0; p < 8; p++) k[5 * 8 + p] = 1f;        // only tap (1, 2): source x = X/2 + 1
         float[] out = new float[8];
-        CpuKernels.carafe(PAR, x, 1, 1, 1, 2, k, 3, 2, null, 0f, 1f, out);
+        CpuKernels.carafe(PAR, x, 1, 1, 1, 2, k, 3, 2, null, 0f, 1f, out, new float[1024]);
         assertArrayEquals(new float[] {5f, 5f, 0f, 0f, 5f, 5f, 0f, 0f}, out, EPS);
     }
 
@@ -46,7 +46,7 @@ class CpuKernelsTest {
         float[] k = new float[9 * 4];
         for (int p = 0; p < 4; p++) k[4 * 4 + p] = 1f;        // identity kernel (centre tap)
         float[] out = new float[4];
-        CpuKernels.carafe(PAR, x, 1, 1, 2, 2, k, 3, 1, x, 2f, -1f, out);   // 2x - x = x
+        CpuKernels.carafe(PAR, x, 1, 1, 2, 2, k, 3, 1, x, 2f, -1f, out, new float[1024]);   // 2x - x = x
         assertArrayEquals(x, out, EPS);
     }
 
@@ -97,7 +97,7 @@ class CpuKernelsTest {
     void conv2dDilatedWithPadding() {
         // 1 channel 3x3 [1..9], 3x3 kernel of ones, dilation 2, padding 2: taps at y + 2 ky - 2.
         float[] x = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w = fill(9, 1f), out = new float[9];
-        CpuKernels.conv2d(PAR, x, 1, 1, 3, 3, w, new float[] {0.5f}, 1, 3, 2, 2, out, false);
+        CpuKernels.conv2d(PAR, x, 1, 1, 3, 3, w, new float[] {0.5f}, 1, 3, 2, 2, out, new float[CpuKernels.convScratch(1, 2, 3, 3, 3, 2)]);
         assertEquals(5 + 0.5f, out[4], EPS);               // (1,1): only the centre tap lands inside
         assertEquals(1 + 3 + 7 + 9 + 0.5f, out[0], EPS);   // (0,0): taps at (0,0), (0,2), (2,0), (2,2)
     }
@@ -107,7 +107,7 @@ class CpuKernelsTest {
         float[] x = {1, 2, 10, 20};                     // 2 channels, 1x2
         float[] w = {1, 1, 2, -1};                      // out0 = c0 + c1, out1 = 2 c0 - c1
         float[] out = new float[4];
-        CpuKernels.conv2d(PAR, x, 1, 2, 1, 2, w, new float[] {0, 1}, 2, 1, 1, 0, out, false);
+        CpuKernels.conv2d(PAR, x, 1, 2, 1, 2, w, new float[] {0, 1}, 2, 1, 1, 0, out, new float[CpuKernels.convScratch(1, 2, 3, 3, 3, 2)]);
         assertArrayEquals(new float[] {11, 22, -7, -15}, out, EPS);
     }
 

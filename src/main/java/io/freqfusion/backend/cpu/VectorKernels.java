@@ -1,0 +1,321 @@
+package io.freqfusion.backend.cpu;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The hot kernels on the Vector API: convolutions as register-blocked GEMMs (4 output channels x 2 vectors
+ * of pixels per micro-tile), the kernel normaliser across pixel lanes, and CARAFE over pre-padded source rows
+ * so that every tap is a contiguous, branch-free vector load.
+ *
+ * <p>Scratch arrays carry {@link #SLACK} extra floats so that the last vector of a row may read past the row
+ * end without a mask; lanes past the end are never stored.
+ */
+final class VectorKernels {
+    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final int L = S.length();
+    /** Extra floats at the end of scratch buffers for unmasked tail loads. */
+    static final int SLACK = 4 * 16;
+
+    private VectorKernels() {}
+
+    // ------------------------------------------------------------------ 1x1 convolution (GEMM over pixels)
+
+    /** out[b, o, p] = bias[o] + sum_c w[o, c] x[b, c, p] for p < n. */
+    static void conv1x1(Parallel par, float[] x, int B, int ci, int n, float[] w, float[] bias, int co, float[] out) {
+        int strip = 2 * L;
+        int strips = (n + strip - 1) / strip;
+        // Units of 4 strips: the strips' inputs (ci x 4 x 16 floats) stay in L1/L2 across all output channels.
+        int unit = 4, units = (strips + unit - 1) / unit;
+        par.forRange(B * units, (from, to) -> {
+            for (int item = from; item < to; item++) {
+                int b = item / units, s0 = (item % units) * unit, s1 = Math.min(strips, s0 + unit);
+                int xb = b * ci * n, ob = b * co * n;
+                for (int s = s0; s < s1; s++) {
+                    int p = s * strip;
+                    boolean full = p + strip <= n;
+                    VectorMask<Float> m0 = S.indexInRange(p, n), m1 = S.indexInRange(p + L, n);
+                    int o = 0;
+                    for (; o + 4 <= co; o += 4) {
+                        FloatVector a00 = FloatVector.broadcast(S, bias[o]), a01 = a00;
+                        FloatVector a10 = FloatVector.broadcast(S, bias[o + 1]), a11 = a10;
+                        FloatVector a20 = FloatVector.broadcast(S, bias[o + 2]), a21 = a20;
+                        FloatVector a30 = FloatVector.broadcast(S, bias[o + 3]), a31 = a30;
+                        int w0 = o * ci, w1 = w0 + ci, w2 = w1 + ci, w3 = w2 + ci;
+                        for (int c = 0; c < ci; c++) {
+                            int xo = xb + c * n + p;
+                            FloatVector v0, v1;
+                            if (full) {
+                                v0 = FloatVector.fromArray(S, x, xo);
+                                v1 = FloatVector.fromArray(S, x, xo + L);
+                            } else {
+                                v0 = FloatVector.fromArray(S, x, xo, m0);
+                                v1 = FloatVector.fromArray(S, x, xo + L, m1);
+                            }
+                            FloatVector c0 = FloatVector.broadcast(S, w[w0 + c]);
+                            a00 = v0.fma(c0, a00);
+                            a01 = v1.fma(c0, a01);
+                            FloatVector c1 = FloatVector.broadcast(S, w[w1 + c]);
+                            a10 = v0.fma(c1, a10);
+                            a11 = v1.fma(c1, a11);
+                            FloatVector c2 = FloatVector.broadcast(S, w[w2 + c]);
+                            a20 = v0.fma(c2, a20);
+                            a21 = v1.fma(c2, a21);
+                            FloatVector c3 = FloatVector.broadcast(S, w[w3 + c]);
+                            a30 = v0.fma(c3, a30);
+                            a31 = v1.fma(c3, a31);
+                        }
+                        int oo = ob + o * n + p;
+                        store(a00, a01, out, oo, full, m0, m1);
+                        store(a10, a11, out, oo + n, full, m0, m1);
+                        store(a20, a21, out, oo + 2 * n, full, m0, m1);
+                        store(a30, a31, out, oo + 3 * n, full, m0, m1);
+                    }
+                    for (; o < co; o++) {
+                        FloatVector a0 = FloatVector.broadcast(S, bias[o]), a1 = a0;
+                        for (int c = 0; c < ci; c++) {
+                            int xo = xb + c * n + p;
+                            FloatVector cw = FloatVector.broadcast(S, w[o * ci + c]);
+                            a0 = (full ? FloatVector.fromArray(S, x, xo) : FloatVector.fromArray(S, x, xo, m0)).fma(cw, a0);
+                            a1 = (full ? FloatVector.fromArray(S, x, xo + L) : FloatVector.fromArray(S, x, xo + L, m1)).fma(cw, a1);
+                        }
+                        store(a0, a1, out, ob + o * n + p, full, m0, m1);
+                    }
+                }
+            }
+        });
+    }
+
+    private static void store(FloatVector a0, FloatVector a1, float[] out, int off, boolean full, VectorMask<Float> m0, VectorMask<Float> m1) {
+        if (full) {
+            a0.intoArray(out, off);
+            a1.intoArray(out, off + L);
+        } else {
+            a0.intoArray(out, off, m0);
+            a1.intoArray(out, off + L, m1);
+        }
+    }
+
+    // ------------------------------------------------------------------ k x k convolution over a padded copy
+
+    /** Zero-pads every plane of x (planes of h x w) by pad on all sides into xp (planes of (h+2pad) x (w+2pad)). */
+    static void padPlanes(Parallel par, float[] x, int planes, int h, int w, int pad, float[] xp) {
+        int hp = h + 2 * pad, wp = w + 2 * pad;
+        par.forRange(planes, (from, to) -> {
+            for (int pl = from; pl < to; pl++) {
+                int dst = pl * hp * wp, src = pl * h * w;
+                java.util.Arrays.fill(xp, dst, dst + pad * wp, 0f);
+                for (int y = 0; y < h; y++) {
+                    int d = dst + (y + pad) * wp;
+                    java.util.Arrays.fill(xp, d, d + pad, 0f);
+                    System.arraycopy(x, src + y * w, xp, d + pad, w);
+                    java.util.Arrays.fill(xp, d + pad + w, d + wp, 0f);
+                }
+                java.util.Arrays.fill(xp, dst + (pad + h) * wp, dst + hp * wp, 0f);
+            }
+        });
+    }
+
+    /**
+     * Convolution of the padded input xp (B, ci, hp, wp) with weight (co, ci, k, k), dilation dil, into out
+     * (B, co, ho, wo) where ho = hp - dil (k - 1). Bias added.
+     */
+    static void convPadded(Parallel par, float[] xp, int B, int ci, int hp, int wp, float[] w, float[] bias,
+                           int co, int k, int dil, float[] out) {
+        int ho = hp - dil * (k - 1), wo = wp - dil * (k - 1), kk = k * k, inPlane = hp * wp, outPlane = ho * wo;
+        int strip = 2 * L;
+        par.forRange(B * ho, (from, to) -> {
+            for (int row = from; row < to; row++) {
+                int b = row / ho, y = row % ho;
+                int xb = b * ci * inPlane + y * wp, ob = b * co * outPlane + y * wo;
+                for (int x = 0; x < wo; x += strip) {
+                    boolean full = x + strip <= wo;
+                    VectorMask<Float> m0 = S.indexInRange(x, wo), m1 = S.indexInRange(x + L, wo);
+                    int o = 0;
+                    for (; o + 4 <= co; o += 4) {
+                        FloatVector a00 = FloatVector.broadcast(S, bias[o]), a01 = a00;
+                        FloatVector a10 = FloatVector.broadcast(S, bias[o + 1]), a11 = a10;
+                        FloatVector a20 = FloatVector.broadcast(S, bias[o + 2]), a21 = a20;
+                        FloatVector a30 = FloatVector.broadcast(S, bias[o + 3]), a31 = a30;
+                        int wStride = ci * kk;
+                        for (int c = 0; c < ci; c++) {
+                            int wBase = o * wStride + c * kk;
+                            for (int ky = 0; ky < k; ky++) {
+                                int src = xb + c * inPlane + ky * dil * wp + x;
+                                int wi = wBase + ky * k;
+                                for (int kx = 0; kx < k; kx++, wi++) {
+                                    int s = src + kx * dil;
+                                    FloatVector v0 = FloatVector.fromArray(S, xp, s), v1 = FloatVector.fromArray(S, xp, s + L);
+                                    FloatVector c0 = FloatVector.broadcast(S, w[wi]);
+                                    a00 = v0.fma(c0, a00);
+                                    a01 = v1.fma(c0, a01);
+                                    FloatVector c1 = FloatVector.broadcast(S, w[wi + wStride]);
+                                    a10 = v0.fma(c1, a10);
+                                    a11 = v1.fma(c1, a11);
+                                    FloatVector c2 = FloatVector.broadcast(S, w[wi + 2 * wStride]);
+                                    a20 = v0.fma(c2, a20);
+                                    a21 = v1.fma(c2, a21);
+                                    FloatVector c3 = FloatVector.broadcast(S, w[wi + 3 * wStride]);
+                                    a30 = v0.fma(c3, a30);
+                                    a31 = v1.fma(c3, a31);
+                                }
+                            }
+                        }
+                        int oo = ob + o * outPlane + x;
+                        store(a00, a01, out, oo, full, m0, m1);
+                        store(a10, a11, out, oo + outPlane, full, m0, m1);
+                        store(a20, a21, out, oo + 2 * outPlane, full, m0, m1);
+                        store(a30, a31, out, oo + 3 * outPlane, full, m0, m1);
+                    }
+                    for (; o < co; o++) {
+                        FloatVector a0 = FloatVector.broadcast(S, bias[o]), a1 = a0;
+                        for (int c = 0; c < ci; c++) {
+                            int wBase = (o * ci + c) * kk;
+                            for (int ky = 0; ky < k; ky++) {
+                                int src = xb + c * inPlane + ky * dil * wp + x;
+                                for (int kx = 0; kx < k; kx++) {
+                                    int s = src + kx * dil;
+                                    FloatVector cw = FloatVector.broadcast(S, w[wBase + ky * k + kx]);
+                                    a0 = FloatVector.fromArray(S, xp, s).fma(cw, a0);
+                                    a1 = FloatVector.fromArray(S, xp, s + L).fma(cw, a1);
+                                }
+                            }
+                        }
+                        store(a0, a1, out, ob + o * outPlane + x, full, m0, m1);
+                    }
+                }
+            }
+        });
+    }
+
+    // ------------------------------------------------------------------ kernel normaliser
+
+    /** q_t = exp(z_t - max) hw_t / sum_u exp(z_u - max) hw_u, vectorised over 8 pixels at a time. */
+    static void normalise(Parallel par, float[] z, int B, int taps, int n, float[] hamming, float[] out) {
+        int block = 512, blocks = (n + block - 1) / block;
+        boolean window = hamming.length > 1;
+        float flat = hamming[0];
+        par.forRange(B * blocks, (from, to) -> {
+            for (int item = from; item < to; item++) {
+                int b = item / blocks, p0 = (item % blocks) * block, p1 = Math.min(n, p0 + block);
+                int base = b * taps * n;
+                for (int p = p0; p < p1; p += L) {
+                    VectorMask<Float> m = S.indexInRange(p, p1);
+                    boolean full = p + L <= p1;
+                    FloatVector mx = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+                    for (int t = 0; t < taps; t++) mx = mx.max(load(z, base + t * n + p, full, m));
+                    FloatVector sum = FloatVector.zero(S);
+                    for (int t = 0; t < taps; t++) {
+                        FloatVector e = load(z, base + t * n + p, full, m).sub(mx).lanewise(VectorOperators.EXP)
+                                .mul(window ? hamming[t] : flat);
+                        sum = sum.add(e);
+                        if (full) e.intoArray(out, base + t * n + p);
+                        else e.intoArray(out, base + t * n + p, m);
+                    }
+                    FloatVector inv = FloatVector.broadcast(S, 1f).div(full ? sum : sum.blend(1f, m.not()));
+                    for (int t = 0; t < taps; t++) {
+                        int o = base + t * n + p;
+                        if (full) FloatVector.fromArray(S, out, o).mul(inv).intoArray(out, o);
+                        else FloatVector.fromArray(S, out, o, m).mul(inv).intoArray(out, o, m);
+                    }
+                }
+            }
+        });
+    }
+
+    private static FloatVector load(float[] a, int off, boolean full, VectorMask<Float> m) {
+        return full ? FloatVector.fromArray(S, a, off) : FloatVector.fromArray(S, a, off, m);
+    }
+
+    // ------------------------------------------------------------------ CARAFE
+
+    /**
+     * Copies every row of x (planes of h x w) into d, repeated s times horizontally and zero-padded by s*r
+     * columns on both sides: d[row][s r + X] = x[row][X / s]. Then CARAFE's tap (ky, kx) for output column X
+     * reads d[Y / s + ky - r][X + s kx] - contiguous in X.
+     */
+    static void spreadRows(Parallel par, float[] x, int rows, int w, int s, int r, float[] d) {
+        int dw = s * w + 2 * s * r, pad = s * r;
+        par.forRange(rows, (from, to) -> {
+            for (int row = from; row < to; row++) {
+                int src = row * w, dst = row * dw;
+                java.util.Arrays.fill(d, dst, dst + pad, 0f);
+                if (s == 1) {
+                    System.arraycopy(x, src, d, dst + pad, w);
+                } else {
+                    for (int X = 0; X < s * w; X++) d[dst + pad + X] = x[src + X / s];
+                }
+                java.util.Arrays.fill(d, dst + pad + s * w, dst + dw, 0f);
+            }
+        });
+    }
+
+    /**
+     * out = selfScale * self + carafeScale * CARAFE, reading the spread rows d (B, C, h, s w + 2 s r) made by
+     * {@link #spreadRows}. Works per output row on blocks of 4 channels: each kernel vector is loaded once per
+     * block and each source vector once per tap.
+     */
+    static void carafeSpread(Parallel par, float[] d, int B, int C, int h, int w, float[] kernel, int k, int s,
+                             float[] self, float selfScale, float carafeScale, float[] out) {
+        int H = h * s, W = w * s, r = (k - 1) / 2, taps = k * k, dw = W + 2 * s * r;
+        int outPlane = H * W, dPlane = h * dw;
+        par.forRange(B * H, (from, to) -> {
+            for (int row = from; row < to; row++) {
+                int b = row / H, Y = row % H;
+                int kBase = b * taps * outPlane + Y * W;
+                int ky0 = Math.max(0, r - Y / s), ky1 = Math.min(k, h + r - Y / s);
+                for (int X = 0; X < W; X += L) {
+                    boolean full = X + L <= W;
+                    VectorMask<Float> m = S.indexInRange(X, W);
+                    int c = 0;
+                    for (; c + 4 <= C; c += 4) {
+                        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+                        int db = (b * C + c) * dPlane + X;
+                        for (int ky = ky0; ky < ky1; ky++) {
+                            int srow = db + (Y / s + ky - r) * dw;
+                            int kr = kBase + ky * k * outPlane + X;
+                            for (int kx = 0; kx < k; kx++) {
+                                FloatVector kv = full ? FloatVector.fromArray(S, kernel, kr + kx * outPlane)
+                                        : FloatVector.fromArray(S, kernel, kr + kx * outPlane, m);
+                                int so = srow + kx * s;
+                                a0 = FloatVector.fromArray(S, d, so).fma(kv, a0);
+                                a1 = FloatVector.fromArray(S, d, so + dPlane).fma(kv, a1);
+                                a2 = FloatVector.fromArray(S, d, so + 2 * dPlane).fma(kv, a2);
+                                a3 = FloatVector.fromArray(S, d, so + 3 * dPlane).fma(kv, a3);
+                            }
+                        }
+                        int ob = (b * C + c) * outPlane + Y * W + X;
+                        finish(a0, self, selfScale, carafeScale, out, ob, full, m);
+                        finish(a1, self, selfScale, carafeScale, out, ob + outPlane, full, m);
+                        finish(a2, self, selfScale, carafeScale, out, ob + 2 * outPlane, full, m);
+                        finish(a3, self, selfScale, carafeScale, out, ob + 3 * outPlane, full, m);
+                    }
+                    for (; c < C; c++) {
+                        FloatVector a0 = FloatVector.zero(S);
+                        int db = (b * C + c) * dPlane + X;
+                        for (int ky = ky0; ky < ky1; ky++) {
+                            int srow = db + (Y / s + ky - r) * dw;
+                            int kr = kBase + ky * k * outPlane + X;
+                            for (int kx = 0; kx < k; kx++) {
+                                FloatVector kv = full ? FloatVector.fromArray(S, kernel, kr + kx * outPlane)
+                                        : FloatVector.fromArray(S, kernel, kr + kx * outPlane, m);
+                                a0 = FloatVector.fromArray(S, d, srow + kx * s).fma(kv, a0);
+                            }
+                        }
+                        finish(a0, self, selfScale, carafeScale, out, (b * C + c) * outPlane + Y * W + X, full, m);
+                    }
+                }
+            }
+        });
+    }
+
+    private static void finish(FloatVector acc, float[] self, float selfScale, float carafeScale, float[] out, int off,
+                               boolean full, VectorMask<Float> m) {
+        FloatVector v = acc.mul(carafeScale);
+        if (self != null) v = load(self, off, full, m).fma(FloatVector.broadcast(S, selfScale), v);
+        if (full) v.intoArray(out, off);
+        else v.intoArray(out, off, m);
+    }
+}
