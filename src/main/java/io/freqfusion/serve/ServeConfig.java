@@ -1,0 +1,87 @@
+package io.freqfusion.serve;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The service's settings ({@code freqfusion.*} in application.properties; every key can also be set as an
+ * environment variable, e.g. {@code FREQFUSION_MODELS_DIR}, {@code FREQFUSION_MAX_BATCH_SIZE}).
+ */
+@ConfigMapping(prefix = "freqfusion")
+public interface ServeConfig {
+
+    /** Model repository: one folder per model. Absent: the built-in models are served. */
+    Optional<Path> modelsDir();
+
+    /** Default backend of every model ("cpu", or "tornado" when its jar is on the class path). */
+    @WithDefault("cpu")
+    String backend();
+
+    /** Extra backend options passed to {@code Backends.create} (e.g. {@code freqfusion.backend-options.device=0:0}). */
+    Map<String, String> backendOptions();
+
+    Cpu cpu();
+
+    /** Default largest batch (sum of the requests' dim 0) the dynamic batcher forms; a model's config.json may override. */
+    @WithDefault("8")
+    int maxBatchSize();
+
+    /** How long the oldest queued request may wait for others to join its batch. 0 disables waiting. */
+    @WithDefault("2ms")
+    Duration maxQueueDelay();
+
+    /** Requests a model may hold waiting (not yet computing); beyond that new ones are rejected (429 / RESOURCE_EXHAUSTED). */
+    @WithDefault("64")
+    int queueCapacity();
+
+    /** Longest time a request may take from admission to result (504 / DEADLINE_EXCEEDED after it). */
+    @WithDefault("30s")
+    Duration requestTimeout();
+
+    /** True: ready only when every model is READY. False: ready once no model is still LOADING. */
+    @WithDefault("true")
+    boolean strictReadiness();
+
+    Limits limits();
+
+    Warmup warmup();
+
+    interface Cpu {
+        /** Worker threads of the CPU backend; 0 = one per available processor. */
+        @WithDefault("0")
+        int threads();
+    }
+
+    interface Limits {
+        /** Largest request body (REST) or message (gRPC), bytes. Keep quarkus.http.limits.max-body-size in step (it is by default). */
+        @WithDefault("268435456")
+        long maxBodyBytes();
+
+        /** Largest number of tensor elements in one request, all inputs together. */
+        @WithDefault("67108864")
+        long maxTensorElements();
+
+        /** Upper bound of any model's max_batch_size (larger configured values are clamped). */
+        @WithDefault("64")
+        int maxBatch();
+
+        /** Largest height or width of any input tensor. */
+        @WithDefault("4096")
+        int maxSpatial();
+    }
+
+    interface Warmup {
+        /** Run one forward per model before reporting it ready. */
+        @WithDefault("true")
+        boolean enabled();
+
+        /** Height and width of the finest warm-up input (lr / coarser levels are halved), batch 1. */
+        @WithDefault("32")
+        int size();
+    }
+}

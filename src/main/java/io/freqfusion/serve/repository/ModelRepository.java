@@ -1,0 +1,300 @@
+package io.freqfusion.serve.repository;
+
+import io.freqfusion.backend.Backend;
+import io.freqfusion.backend.Backends;
+import io.freqfusion.model.ConfigException;
+import io.freqfusion.model.FusionModel;
+import io.freqfusion.model.ModelLoader;
+import io.freqfusion.model.Topology;
+import io.freqfusion.runtime.FusionRunner;
+import io.freqfusion.serve.ServeConfig;
+import io.freqfusion.serve.metrics.ServeMetrics;
+import io.freqfusion.serve.scheduling.Batcher;
+import io.freqfusion.tensor.SafeTensors;
+import io.freqfusion.tensor.Tensor;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import org.jboss.logging.Logger;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * The served models: the folders of {@code freqfusion.models-dir}, or the built-in models when none is configured.
+ * Models are listed at startup (state LOADING) and then loaded and warmed up one after another on a loader thread;
+ * a model that fails becomes UNAVAILABLE with the reason, the others are served.
+ *
+ * <p>Folder layout: {@code <name>/config.json} (FreqFusion options under the reference's names, {@code "pyramid"},
+ * optional service keys {@code max_batch_size}, {@code backend}, {@code max_queue_delay_ms}, {@code queue_capacity})
+ * with {@code <name>/weights.safetensors}, or a self-describing {@code <name>/model.safetensors} (config.json optional).
+ */
+@ApplicationScoped
+public class ModelRepository {
+    private static final Logger LOG = Logger.getLogger(ModelRepository.class);
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,127}");
+    /** Keys of config.json that configure the service, not the FreqFusion modules. */
+    static final List<String> SERVICE_KEYS = List.of("max_batch_size", "backend", "max_queue_delay_ms", "queue_capacity");
+    private static final long MAX_CONFIG_BYTES = 1 << 20;
+    /** Built-in models: name, topology, channels, levels. */
+    private static final long BUILT_IN_SEED = 0;
+
+    @Inject
+    ServeConfig config;
+    @Inject
+    ServeMetrics metrics;
+
+    private final Map<String, ServedModel> models = new LinkedHashMap<>();
+    private final Map<String, Backend> backends = new ConcurrentHashMap<>();
+    private volatile boolean loadingDone;
+    private volatile Thread loader;
+
+    /** How to obtain one model: its FusionModel and the service options of its config. */
+    private interface Source {
+        Loaded load() throws Exception;
+    }
+
+    private record Loaded(FusionModel model, Map<String, Object> service) {}
+
+    void onStart(@Observes StartupEvent event) {
+        Map<String, Source> sources = new LinkedHashMap<>();
+        Map<String, String> where = new LinkedHashMap<>();
+        if (config.modelsDir().isPresent()) {
+            Path dir = config.modelsDir().get();
+            if (!Files.isDirectory(dir)) {
+                throw new IllegalStateException("freqfusion.models-dir=" + dir.toAbsolutePath() + " is not a directory");
+            }
+            try (Stream<Path> s = Files.list(dir)) {
+                for (Path p : s.filter(Files::isDirectory).sorted().toList()) {
+                    String name = p.getFileName().toString();
+                    if (name.startsWith(".")) continue;
+                    if (!NAME.matcher(name).matches()) {
+                        LOG.warnf("models-dir: skipping folder '%s': a model name is letters, digits, '_', '.', '-'", name);
+                        continue;
+                    }
+                    sources.put(name, () -> fromFolder(p));
+                    where.put(name, p.toAbsolutePath().toString());
+                }
+            } catch (IOException e) {
+                throw new IllegalStateException("cannot list freqfusion.models-dir=" + dir + ": " + e.getMessage(), e);
+            }
+            if (sources.isEmpty()) LOG.warnf("models-dir %s holds no model folders", dir.toAbsolutePath());
+        } else {
+            sources.put("freqfusion", () -> new Loaded(ModelLoader.builtIn(Topology.SINGLE, 256, 2, Map.of(), BUILT_IN_SEED), Map.of()));
+            sources.put("freqfusion-fpn", () -> new Loaded(ModelLoader.builtIn(Topology.FPN_ADD, 256, 4, Map.of(), BUILT_IN_SEED), Map.of()));
+            sources.put("freqfusion-small", () -> new Loaded(ModelLoader.builtIn(Topology.SINGLE, 8, 2, Map.of(), BUILT_IN_SEED), Map.of()));
+            sources.keySet().forEach(k -> where.put(k, "built-in"));
+            LOG.info("no freqfusion.models-dir: serving the built-in models " + sources.keySet());
+        }
+        synchronized (models) {
+            for (String name : sources.keySet()) {
+                ServedModel m = new ServedModel(name, where.get(name));
+                models.put(name, m);
+                metrics.modelGauges(name,
+                        () -> m.batcher() == null ? 0 : m.batcher().queueDepth(),
+                        () -> m.batcher() == null ? 0 : m.batcher().inflight(),
+                        () -> m.batcher() == null ? queueCapacity(Map.of()) : m.batcher().capacity(),
+                        m::loadSeconds,
+                        () -> m.isReady() ? 1 : 0,
+                        () -> m.state().name());
+            }
+        }
+        loader = Thread.ofPlatform().name("freqfusion-loader").daemon(true).start(() -> {
+            for (var e : sources.entrySet()) load(models.get(e.getKey()), e.getValue());
+            loadingDone = true;
+            LOG.infof("models loaded: %s", summary());
+        });
+    }
+
+    void onStop(@Observes ShutdownEvent event) {
+        Thread l = loader;
+        if (l != null) l.interrupt();
+        for (ServedModel m : all()) {
+            if (m.batcher() != null) m.batcher().shutdown(5_000);
+        }
+        for (ServedModel m : all()) {
+            if (m.runner() != null) m.runner().close();
+        }
+        backends.values().forEach(Backend::close);
+    }
+
+    public Collection<ServedModel> all() {
+        synchronized (models) {
+            return List.copyOf(models.values());
+        }
+    }
+
+    /** The model of that name, or null. */
+    public ServedModel get(String name) {
+        synchronized (models) {
+            return models.get(name);
+        }
+    }
+
+    /** Whether the initial loading has finished (every model READY or UNAVAILABLE). */
+    public boolean loadingDone() { return loadingDone; }
+
+    /** Server readiness: loading finished and (strict) every model READY. */
+    public boolean ready() {
+        if (!loadingDone) return false;
+        if (!config.strictReadiness()) return true;
+        for (ServedModel m : all()) if (!m.isReady()) return false;
+        return true;
+    }
+
+    public String summary() {
+        StringBuilder sb = new StringBuilder();
+        for (ServedModel m : all()) {
+            if (!sb.isEmpty()) sb.append(", ");
+            sb.append(m.name()).append('=').append(m.state());
+        }
+        return sb.toString();
+    }
+
+    private void load(ServedModel m, Source source) {
+        long t0 = System.nanoTime();
+        try {
+            Loaded l = source.load();
+            Map<String, Object> svc = l.service();
+            String backendName = svc.containsKey("backend") ? stringOption(svc, "backend") : config.backend();
+            Backend backend = backend(backendName);
+            int maxBatch = maxBatch(m.name(), svc);
+            FusionRunner runner = new FusionRunner(l.model(), backend);
+            if (config.warmup().enabled()) warmUp(m.name(), runner);
+            long delayNanos = svc.containsKey("max_queue_delay_ms")
+                    ? Math.round(number(svc, "max_queue_delay_ms").doubleValue() * 1e6) : config.maxQueueDelay().toNanos();
+            if (delayNanos < 0) throw new ConfigException("max_queue_delay_ms must not be negative");
+            Batcher batcher = new Batcher(m.name(), runner, maxBatch, delayNanos, queueCapacity(svc), metrics);
+            batcher.start();
+            double secs = (System.nanoTime() - t0) / 1e9;
+            m.ready(l.model(), runner, batcher, backend.name(), maxBatch, secs);
+            LOG.infof("model '%s' READY (%s, %s, %d stage(s), backend %s, max_batch_size %d) in %.2f s", m.name(), m.source(),
+                    l.model().topology().id, l.model().stages().size(), backend.name(), maxBatch, secs);
+        } catch (Throwable t) {
+            if (t instanceof InterruptedException) Thread.currentThread().interrupt();
+            String reason = t instanceof IllegalArgumentException || t instanceof IOException
+                    ? t.getMessage() : t.getClass().getSimpleName() + ": " + t.getMessage();
+            m.unavailable(reason, (System.nanoTime() - t0) / 1e9);
+            LOG.errorf("model '%s' (%s) UNAVAILABLE: %s", m.name(), m.source(), reason);
+            if (!(t instanceof IllegalArgumentException || t instanceof IOException)) LOG.debug("model load failure", t);
+        }
+    }
+
+    private Loaded fromFolder(Path dir) throws IOException {
+        Path cfg = dir.resolve("config.json"), weights = dir.resolve("weights.safetensors"), self = dir.resolve("model.safetensors");
+        Map<String, Object> opts = new LinkedHashMap<>();
+        if (Files.isRegularFile(cfg)) {
+            if (Files.size(cfg) > MAX_CONFIG_BYTES) throw new ConfigException("config.json is larger than 1 MiB");
+            opts.putAll(ModelLoader.parseOptions(Files.readString(cfg)));
+        }
+        Path file;
+        if (Files.isRegularFile(weights)) {
+            if (!Files.isRegularFile(cfg)) throw new ConfigException("weights.safetensors needs a config.json beside it (or use a self-describing model.safetensors)");
+            file = weights;
+        } else if (Files.isRegularFile(self)) {
+            file = self;
+        } else {
+            throw new ConfigException("no weights: expected config.json + weights.safetensors, or model.safetensors, in " + dir.getFileName());
+        }
+        Map<String, Object> service = new LinkedHashMap<>();
+        for (String k : SERVICE_KEYS) if (opts.containsKey(k)) service.put(k, opts.remove(k));
+        SafeTensors.Contents contents = SafeTensors.read(file);
+        String prefix = "";
+        boolean hasParam = contents.tensors().keySet().stream().anyMatch(n -> n.startsWith("param."));
+        boolean hasRoot = contents.tensors().keySet().stream().anyMatch(n -> n.startsWith("hr_channel_compressor.") || n.startsWith("ff1."));
+        if (hasParam && !hasRoot) prefix = "param."; // a golden-style file (input./param./output.) dropped in as is
+        try {
+            return new Loaded(ModelLoader.load(contents, prefix, opts), service);
+        } catch (ConfigException e) {
+            throw new ConfigException(file.getFileName() + ": " + e.getMessage());
+        }
+    }
+
+    private synchronized Backend backend(String name) {
+        Backend b = backends.get(name);
+        if (b != null) return b;
+        Map<String, String> opts = new LinkedHashMap<>(config.backendOptions());
+        if (name.equals("cpu")) opts.putIfAbsent("threads", Integer.toString(config.cpu().threads()));
+        b = Backends.create(name, opts);
+        backends.put(name, b);
+        metrics.backendInfo(b.name(), b.device());
+        LOG.infof("backend %s: %s", b.name(), b.device());
+        return b;
+    }
+
+    private int maxBatch(String model, Map<String, Object> svc) {
+        int mb = svc.containsKey("max_batch_size") ? number(svc, "max_batch_size").intValue() : config.maxBatchSize();
+        if (mb < 1) throw new ConfigException("max_batch_size must be at least 1, got " + mb);
+        if (mb > config.limits().maxBatch()) {
+            LOG.warnf("model '%s': max_batch_size %d exceeds freqfusion.limits.max-batch=%d; using %d", model, mb,
+                    config.limits().maxBatch(), config.limits().maxBatch());
+            mb = config.limits().maxBatch();
+        }
+        return mb;
+    }
+
+    private int queueCapacity(Map<String, Object> svc) {
+        int c = svc.containsKey("queue_capacity") ? number(svc, "queue_capacity").intValue() : config.queueCapacity();
+        if (c < 1) throw new ConfigException("queue_capacity must be at least 1, got " + c);
+        return c;
+    }
+
+    private static Number number(Map<String, Object> m, String key) {
+        if (m.get(key) instanceof Number n) return n;
+        throw new ConfigException(key + ": expected a number, got " + m.get(key));
+    }
+
+    private static String stringOption(Map<String, Object> m, String key) {
+        if (m.get(key) instanceof String s && !s.isBlank()) return s;
+        throw new ConfigException(key + ": expected a string, got " + m.get(key));
+    }
+
+    /** One forward at the warm-up size (batch 1, seeded inputs); its outputs must be finite. */
+    private void warmUp(String name, FusionRunner runner) {
+        FusionModel model = runner.model();
+        List<String> inputs = model.inputNames();
+        int[] channels = model.inputChannels();
+        int unit = 1 << (inputs.size() - 1);
+        int size = Math.max(unit, (config.warmup().size() + unit - 1) / unit * unit);
+        SplittableRandom rnd = new SplittableRandom(42);
+        Map<String, Tensor> in = new LinkedHashMap<>();
+        for (int i = 0; i < inputs.size(); i++) {
+            int hw = size >> i;
+            Tensor t = Tensor.zeros(1, channels[i], hw, hw);
+            float[] d = t.data();
+            for (int k = 0; k < d.length; k++) d[k] = (float) (rnd.nextDouble() * 2 - 1);
+            in.put(inputs.get(i), t);
+        }
+        long t0 = System.nanoTime();
+        Map<String, Tensor> out = runner.run(in, null);
+        for (var e : out.entrySet()) {
+            for (float v : e.getValue().data()) {
+                if (!Float.isFinite(v)) throw new IllegalStateException("warm-up produced non-finite values in output '" + e.getKey() + "' (bad weights?)");
+            }
+        }
+        LOG.debugf("model '%s' warmed up at %dx%d in %.1f ms", name, size, size, (System.nanoTime() - t0) / 1e6);
+    }
+
+    /** The configured request timeout (used by the transports). */
+    public Duration requestTimeout() { return config.requestTimeout(); }
+
+    /** For diagnostics. */
+    public List<String> names() {
+        synchronized (models) {
+            return new ArrayList<>(models.keySet());
+        }
+    }
+}
