@@ -244,6 +244,18 @@ final class VectorKernels {
                 java.util.Arrays.fill(d, dst, dst + pad, 0f);
                 if (s == 1) {
                     System.arraycopy(x, src, d, dst + pad, w);
+                } else if (s == 2) {
+                    int X = 0;
+                    for (; X + L <= w; X += L) {
+                        FloatVector v = FloatVector.fromArray(S, x, src + X);
+                        v.rearrange(DUP_LO).intoArray(d, dst + pad + 2 * X);
+                        v.rearrange(DUP_HI).intoArray(d, dst + pad + 2 * X + L);
+                    }
+                    for (; X < w; X++) {
+                        float v = x[src + X];
+                        d[dst + pad + 2 * X] = v;
+                        d[dst + pad + 2 * X + 1] = v;
+                    }
                 } else {
                     for (int X = 0; X < s * w; X++) d[dst + pad + X] = x[src + X / s];
                 }
@@ -251,6 +263,10 @@ final class VectorKernels {
             }
         });
     }
+
+    /** Lane i takes lane i/2 (low half duplicated) and L/2 + i/2 (high half duplicated). */
+    private static final jdk.incubator.vector.VectorShuffle<Float> DUP_LO = jdk.incubator.vector.VectorShuffle.fromOp(S, i -> i / 2);
+    private static final jdk.incubator.vector.VectorShuffle<Float> DUP_HI = jdk.incubator.vector.VectorShuffle.fromOp(S, i -> L / 2 + i / 2);
 
     /**
      * out = selfScale * self + carafeScale * CARAFE, reading the spread rows d (B, C, h, s w + 2 s r) made by
@@ -261,16 +277,20 @@ final class VectorKernels {
                              float[] self, float selfScale, float carafeScale, float[] out) {
         int H = h * s, W = w * s, r = (k - 1) / 2, taps = k * k, dw = W + 2 * s * r;
         int outPlane = H * W, dPlane = h * dw;
-        par.forRange(B * H, (from, to) -> {
-            for (int row = from; row < to; row++) {
+        // Work unit: one output row x a group of channels, so that the group's source rows stay in L1/L2
+        // while the row's kernel vectors are reused across the group.
+        int group = Math.min(C, 32), groups = (C + group - 1) / group;
+        par.forRange(B * H * groups, (from, to) -> {
+            for (int item = from; item < to; item++) {
+                int row = item / groups, c0 = (item % groups) * group, c1 = Math.min(C, c0 + group);
                 int b = row / H, Y = row % H;
                 int kBase = b * taps * outPlane + Y * W;
                 int ky0 = Math.max(0, r - Y / s), ky1 = Math.min(k, h + r - Y / s);
                 for (int X = 0; X < W; X += L) {
                     boolean full = X + L <= W;
                     VectorMask<Float> m = S.indexInRange(X, W);
-                    int c = 0;
-                    for (; c + 4 <= C; c += 4) {
+                    int c = c0;
+                    for (; c + 4 <= c1; c += 4) {
                         FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
                         int db = (b * C + c) * dPlane + X;
                         for (int ky = ky0; ky < ky1; ky++) {
@@ -292,7 +312,7 @@ final class VectorKernels {
                         finish(a2, self, selfScale, carafeScale, out, ob + 2 * outPlane, full, m);
                         finish(a3, self, selfScale, carafeScale, out, ob + 3 * outPlane, full, m);
                     }
-                    for (; c < C; c++) {
+                    for (; c < c1; c++) {
                         FloatVector a0 = FloatVector.zero(S);
                         int db = (b * C + c) * dPlane + X;
                         for (int ky = ky0; ky < ky1; ky++) {
