@@ -1,0 +1,57 @@
+package io.freqfusion.bench;
+
+import io.freqfusion.backend.cpu.CpuKernels;
+import io.freqfusion.backend.cpu.Parallel;
+import org.openjdk.jmh.annotations.*;
+
+import java.util.concurrent.TimeUnit;
+
+import static io.freqfusion.bench.BenchData.*;
+
+/**
+ * CARAFE reassembly (mmcv semantics) at W2:
+ * s = 1: the hr branch, hr_out = 2 X_h - CARAFE(X_h, K_h, k 3) on (1, 256, 64, 64);
+ * s = 2: the lr branch, lr_out = CARAFE(X_l, K_l, k 5, s 2) from (1, 256, 32, 32) to (1, 256, 64, 64).
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-XX:+UseParallelGC"})
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+public class CarafeBench {
+    @Param({"1", "2"})
+    public int threads;
+
+    Parallel par;
+    float[] xh, kh, outH, scratchH;
+    float[] xl, kl, outL, scratchL;
+
+    @Setup
+    public void setup() {
+        par = new Parallel(threads);
+        xh = normal(B * C * H * W, 1f, 1);
+        kh = softmaxKernels(TAPS_HIGH, H * W, 2);
+        outH = new float[B * C * H * W];
+        scratchH = new float[CpuKernels.carafeScratch(B, C, H, W, K_HIGH, 1)];
+        xl = normal(B * C * h * w, 1f, 3);
+        kl = softmaxKernels(TAPS_LOW, H * W, 4);
+        outL = new float[B * C * H * W];
+        scratchL = new float[CpuKernels.carafeScratch(B, C, h, w, K_LOW, 2)];
+    }
+
+    @TearDown
+    public void tearDown() { par.close(); }
+
+    @Benchmark
+    public float[] s1HighpassK3() {
+        CpuKernels.carafe(par, xh, B, C, H, W, kh, K_HIGH, 1, xh, 2f, -1f, outH, scratchH);
+        return outH;
+    }
+
+    @Benchmark
+    public float[] s2LowpassK5() {
+        CpuKernels.carafe(par, xl, B, C, h, w, kl, K_LOW, 2, null, 0f, 1f, outL, scratchL);
+        return outL;
+    }
+}

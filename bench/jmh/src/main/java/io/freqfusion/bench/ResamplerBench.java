@@ -1,0 +1,86 @@
+package io.freqfusion.bench;
+
+import io.freqfusion.backend.cpu.CpuKernels;
+import io.freqfusion.backend.cpu.Parallel;
+import org.openjdk.jmh.annotations.*;
+
+import java.util.concurrent.TimeUnit;
+
+import static io.freqfusion.bench.BenchData.*;
+
+/**
+ * The offset-guided feature resampler (spec section 6) of the paper configuration at W2, in the order the CPU
+ * forward runs it (CpuModuleForward.resample): GroupNorm of Q_h and P_l into the sampler buffers, local cosine
+ * similarity (8 neighbours), the four 3x3 offset/scale convolutions, combineOffsets, border grid-sampling of
+ * the (1, 256, 64, 64) pre-resample lr output.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-XX:+UseParallelGC"})
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+public class ResamplerBench {
+    @Param({"1", "2"})
+    public int threads;
+
+    static final int G = SAMPLER_GROUPS, PAD = K_ENC / 2;
+
+    Parallel par;
+    float[] qh, pl, lrPre, lrOut;
+    float[] gnHrW, gnHrB, gnLrW, gnLrB, offW, offB, scaleW, scaleB, hrOffW, hrOffB, hrScaleW, hrScaleB, initPos;
+    float[] sh, sl, invNormH, invNormL, hrOffConv, hrScaleConv, lrOffConv, lrScaleConv, delta, scratch;
+
+    @Setup
+    public void setup() {
+        par = new Parallel(threads);
+        int nH = B * H * W, nL = B * h * w;
+        qh = normal(nH * CC, 1f, 1);
+        pl = normal(nL * CC, 1f, 2);
+        lrPre = normal(nH * C, 1f, 3);
+        lrOut = new float[nH * C];
+        gnHrW = normal(CC, 1f, 4);
+        gnHrB = normal(CC, 0.1f, 5);
+        gnLrW = normal(CC, 1f, 6);
+        gnLrB = normal(CC, 0.1f, 7);
+        // offset convs are initialised small (std 0.001) in the reference; scale convs zero-ish: keep them small
+        offW = normal(8 * G * CS * K_ENC * K_ENC, 1e-3f, 8);
+        offB = new float[8 * G];
+        scaleW = normal(8 * G * CS * K_ENC * K_ENC, 1e-3f, 9);
+        scaleB = new float[8 * G];
+        hrOffW = normal(2 * G * CS * K_ENC * K_ENC, 1e-3f, 10);
+        hrOffB = new float[2 * G];
+        hrScaleW = normal(2 * G * CS * K_ENC * K_ENC, 1e-3f, 11);
+        hrScaleB = new float[2 * G];
+        initPos = normal(8 * G, 0.25f, 12);
+        sh = new float[nH * CS];
+        sl = new float[nL * CS];
+        invNormH = new float[nH];
+        invNormL = new float[nL];
+        hrOffConv = new float[nH * 2 * G];
+        hrScaleConv = new float[nH * 2 * G];
+        lrOffConv = new float[nL * 8 * G];
+        lrScaleConv = new float[nL * 8 * G];
+        delta = new float[nL * 8 * G];
+        scratch = new float[CpuKernels.convScratch(B, CS, H, W, K_ENC, PAD)];
+    }
+
+    @TearDown
+    public void tearDown() { par.close(); }
+
+    @Benchmark
+    public float[] paperW2() {
+        int nHW = H * W, nhw = h * w;
+        CpuKernels.groupNorm(par, qh, B, CC, nHW, GN_GROUPS, gnHrW, gnHrB, sh, CS * nHW);
+        CpuKernels.groupNorm(par, pl, B, CC, nhw, GN_GROUPS, gnLrW, gnLrB, sl, CS * nhw);
+        CpuKernels.localCosineSimilarity(par, sh, B, CC, H, W, invNormH);
+        CpuKernels.localCosineSimilarity(par, sl, B, CC, h, w, invNormL);
+        CpuKernels.conv2d(par, sl, B, CS, h, w, offW, offB, 8 * G, K_ENC, 1, PAD, lrOffConv, scratch);
+        CpuKernels.conv2d(par, sl, B, CS, h, w, scaleW, scaleB, 8 * G, K_ENC, 1, PAD, lrScaleConv, scratch);
+        CpuKernels.conv2d(par, sh, B, CS, H, W, hrOffW, hrOffB, 2 * G, K_ENC, 1, PAD, hrOffConv, scratch);
+        CpuKernels.conv2d(par, sh, B, CS, H, W, hrScaleW, hrScaleB, 2 * G, K_ENC, 1, PAD, hrScaleConv, scratch);
+        CpuKernels.combineOffsets(par, lrOffConv, lrScaleConv, hrOffConv, hrScaleConv, initPos, B, G, h, w, delta);
+        CpuKernels.gridSampleBorder(par, lrPre, delta, B, C, G, h, w, lrOut);
+        return lrOut;
+    }
+}
