@@ -28,7 +28,7 @@ rc=0
 case "$sim" in
   rest-binary|rest-json)
     class=io.freqfusion.loadtest.RestBinarySimulation; [ "$sim" = rest-json ] && class=io.freqfusion.loadtest.RestJsonSimulation
-    mvn "${common[@]}" gatling:test "-Dgatling.simulationClass=$class" 2>&1 | tee "$out/client.log" || rc=$?
+    mvn "${common[@]}" test-compile gatling:test "-Dgatling.simulationClass=$class" 2>&1 | tee "$out/client.log" || rc=$?
     rep="$(ls -dt target/gatling/*/ 2>/dev/null | head -1)"
     [ -n "$rep" ] && cp -r "$rep" "$out/gatling" ;;
   grpc)
