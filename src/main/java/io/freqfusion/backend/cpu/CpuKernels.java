@@ -52,7 +52,18 @@ public final class CpuKernels {
                               float[] self, float selfScale, float carafeScale, float[] out, float[] scratch) {
         int r = (k - 1) / 2;
         VectorKernels.spreadRows(par, x, B * C * h, w, s, r, scratch);
-        VectorKernels.carafeSpread(par, scratch, B, C, h, w, kernel, k, s, self, selfScale, carafeScale, out);
+        VectorKernels.carafeSpread(par, scratch, B, C, h, w, kernel, k, s, null, self, selfScale, carafeScale, out);
+    }
+
+    /**
+     * As {@link #carafe}, but {@code logits} are the unnormalised kernel: the normaliser (spec 2.1) is fused into the
+     * reassembly, so the normalised kernel is never written out. Same result as normalise + carafe.
+     */
+    public static void carafeLogits(Parallel par, float[] x, int B, int C, int h, int w, float[] logits, float[] hamming,
+                                    int k, int s, float[] self, float selfScale, float carafeScale, float[] out, float[] scratch) {
+        int r = (k - 1) / 2;
+        VectorKernels.spreadRows(par, x, B * C * h, w, s, r, scratch);
+        VectorKernels.carafeSpread(par, scratch, B, C, h, w, logits, k, s, hamming, self, selfScale, carafeScale, out);
     }
 
     /** Scratch floats carafe needs for this input. */

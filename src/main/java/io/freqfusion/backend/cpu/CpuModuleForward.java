@@ -22,7 +22,7 @@ final class CpuModuleForward implements ModuleForward {
     private final int B, Ch, Cl, Cc, H, W, h, w, tl, th;
 
     // Scratch (spec symbols). Unused ones stay null for the configured path.
-    private final float[] ph, ph2, pl, px, zhh, kh0, zlh, kl0, zll, zl, zhl, zh, kh, upLr, lrPre;
+    private final float[] ph, ph2, pl, px, zhh, zlh, zll, zl, zhl, zh, upLr, lrPre;
     /** Shared scratch for padded conv inputs and spread CARAFE rows (one kernel runs at a time). */
     private final float[] scratch;
     private final float[] sh, sl, invNormH, invNormL, hrOffConv, hrScaleConv, lrOffConv, lrScaleConv, delta;
@@ -49,14 +49,11 @@ final class CpuModuleForward implements ModuleForward {
         ph2 = cfu ? new float[nH * Cc] : null;
         px = semi ? null : new float[nH * Cc];
         zhh = hp && semi ? new float[nH * th] : null;
-        kh0 = cfu ? new float[nH * th] : null;
         zlh = new float[nH * tl];
-        kl0 = cfu ? new float[nH * tl] : null;
         zll = semi ? new float[nL * tl] : null;
         zl = new float[nH * tl];
         zhl = hp && semi ? new float[nL * th] : null;
         zh = hp ? new float[nH * th] : null;
-        kh = hp ? new float[nH * th] : null;
         upLr = semi ? null : new float[nH * Cl];
         boolean fr = cfg.featureResample();
         lrPre = fr ? new float[nH * Cl] : null;
@@ -108,9 +105,8 @@ final class CpuModuleForward implements ModuleForward {
             // (a) initial AHPF on the compressed hr feature: P_h' = 2 P_h - CARAFE(P_h, N(E_H(P_h)))
             conv2d(par, ph, B, Cc, H, W, wt.encoder2W, wt.encoder2B, th, ke, ed, ep, zhh, scratch);
             clock.lap(Stage.ENCODE);
-            normalise(par, zhh, B, th, H * W, wt.hammingHighpass, kh0);
-            clock.lap(Stage.NORMALISE);
-            carafe(par, ph, B, Cc, H, W, kh0, cfg.highpassKernel(), 1, ph, 2f, -1f, ph2, scratch);
+            // K_h0 = N(Z_hh) is normalised inside the reassembly (never materialised)
+            carafeLogits(par, ph, B, Cc, H, W, zhh, wt.hammingHighpass, cfg.highpassKernel(), 1, ph, 2f, -1f, ph2, scratch);
             clock.lap(Stage.REASSEMBLE);
             // (b) ALPF logits: Z_l = E_L(P_h') + CARAFE(E_L(P_l), N(E_L(P_h')), s=2)
             conv2d(par, ph2, B, Cc, H, W, wt.encoderW, wt.encoderB, tl, ke, ed, ep, zlh, scratch);
@@ -118,9 +114,7 @@ final class CpuModuleForward implements ModuleForward {
             // (c) AHPF lr logits, computed here to keep the encoders together
             conv2d(par, pl, B, Cc, h, w, wt.encoder2W, wt.encoder2B, th, ke, ed, ep, zhl, scratch);
             clock.lap(Stage.ENCODE);
-            normalise(par, zlh, B, tl, H * W, wt.hammingLowpass, kl0);
-            clock.lap(Stage.NORMALISE);
-            carafe(par, zll, B, tl, h, w, kl0, cfg.lowpassKernel(), 2, zlh, 1f, 1f, zl, scratch);
+            carafeLogits(par, zll, B, tl, h, w, zlh, wt.hammingLowpass, cfg.lowpassKernel(), 2, zlh, 1f, 1f, zl, scratch);
             clock.lap(Stage.REASSEMBLE);
             normalise(par, zl, B, tl, H * W, wt.hammingLowpass, mask);
             clock.lap(Stage.NORMALISE);
@@ -166,9 +160,7 @@ final class CpuModuleForward implements ModuleForward {
 
         // (d) hr branch: hr_out = (2 or 1) X_h - CARAFE(X_h, N(Z_h), k_h, s=1)
         if (cfg.useHighPass()) {
-            normalise(par, zh, B, th, H * W, wt.hammingHighpass, kh);
-            clock.lap(Stage.NORMALISE);
-            carafe(par, xh, B, Ch, H, W, kh, cfg.highpassKernel(), 1, xh, cfg.hrResidual() ? 2f : 1f, -1f, hrOut, scratch);
+            carafeLogits(par, xh, B, Ch, H, W, zh, wt.hammingHighpass, cfg.highpassKernel(), 1, xh, cfg.hrResidual() ? 2f : 1f, -1f, hrOut, scratch);
         } else {
             System.arraycopy(xh, 0, hrOut, 0, B * Ch * H * W);
         }

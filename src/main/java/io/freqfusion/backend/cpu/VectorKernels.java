@@ -272,15 +272,22 @@ final class VectorKernels {
      * out = selfScale * self + carafeScale * CARAFE, reading the spread rows d (B, C, h, s w + 2 s r) made by
      * {@link #spreadRows}. Works per output row on blocks of 4 channels: each kernel vector is loaded once per
      * block and each source vector once per tap.
+     *
+     * <p>When {@code hamming} is non-null, {@code kernel} holds the logits and the kernel normaliser (softmax x
+     * Hamming, renormalised) is applied on the fly per vector of pixels, so the normalised k^2 x H x W kernel is
+     * never materialised (it lives in a small per-thread buffer in L1).
      */
     static void carafeSpread(Parallel par, float[] d, int B, int C, int h, int w, float[] kernel, int k, int s,
-                             float[] self, float selfScale, float carafeScale, float[] out) {
+                             float[] hamming, float[] self, float selfScale, float carafeScale, float[] out) {
         int H = h * s, W = w * s, r = (k - 1) / 2, taps = k * k, dw = W + 2 * s * r;
         int outPlane = H * W, dPlane = h * dw;
+        boolean fused = hamming != null;
         // Work unit: one output row x a group of channels, so that the group's source rows stay in L1/L2
-        // while the row's kernel vectors are reused across the group.
-        int group = Math.min(C, 32), groups = (C + group - 1) / group;
+        // while the row's kernel vectors are reused across the group. Fused units take all channels so that
+        // each pixel's kernel is normalised once.
+        int group = fused ? C : Math.min(C, 32), groups = (C + group - 1) / group;
         par.forRange(B * H * groups, (from, to) -> {
+            float[] kbuf = fused ? kernelBuffer(taps) : null;
             for (int item = from; item < to; item++) {
                 int row = item / groups, c0 = (item % groups) * group, c1 = Math.min(C, c0 + group);
                 int b = row / H, Y = row % H;
@@ -289,16 +296,31 @@ final class VectorKernels {
                 for (int X = 0; X < W; X += L) {
                     boolean full = X + L <= W;
                     VectorMask<Float> m = S.indexInRange(X, W);
+                    float[] kArr;
+                    int kOff, kStride;
+                    boolean kFull;
+                    if (fused) {
+                        normaliseVector(kernel, kBase + X, outPlane, taps, hamming, full, m, kbuf);
+                        kArr = kbuf;
+                        kOff = 0;
+                        kStride = L;
+                        kFull = true;
+                    } else {
+                        kArr = kernel;
+                        kOff = kBase + X;
+                        kStride = outPlane;
+                        kFull = full;
+                    }
                     int c = c0;
                     for (; c + 4 <= c1; c += 4) {
                         FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
                         int db = (b * C + c) * dPlane + X;
                         for (int ky = ky0; ky < ky1; ky++) {
                             int srow = db + (Y / s + ky - r) * dw;
-                            int kr = kBase + ky * k * outPlane + X;
+                            int kr = kOff + ky * k * kStride;
                             for (int kx = 0; kx < k; kx++) {
-                                FloatVector kv = full ? FloatVector.fromArray(S, kernel, kr + kx * outPlane)
-                                        : FloatVector.fromArray(S, kernel, kr + kx * outPlane, m);
+                                FloatVector kv = kFull ? FloatVector.fromArray(S, kArr, kr + kx * kStride)
+                                        : FloatVector.fromArray(S, kArr, kr + kx * kStride, m);
                                 int so = srow + kx * s;
                                 a0 = FloatVector.fromArray(S, d, so).fma(kv, a0);
                                 a1 = FloatVector.fromArray(S, d, so + dPlane).fma(kv, a1);
@@ -317,10 +339,10 @@ final class VectorKernels {
                         int db = (b * C + c) * dPlane + X;
                         for (int ky = ky0; ky < ky1; ky++) {
                             int srow = db + (Y / s + ky - r) * dw;
-                            int kr = kBase + ky * k * outPlane + X;
+                            int kr = kOff + ky * k * kStride;
                             for (int kx = 0; kx < k; kx++) {
-                                FloatVector kv = full ? FloatVector.fromArray(S, kernel, kr + kx * outPlane)
-                                        : FloatVector.fromArray(S, kernel, kr + kx * outPlane, m);
+                                FloatVector kv = kFull ? FloatVector.fromArray(S, kArr, kr + kx * kStride)
+                                        : FloatVector.fromArray(S, kArr, kr + kx * kStride, m);
                                 a0 = FloatVector.fromArray(S, d, srow + kx * s).fma(kv, a0);
                             }
                         }
@@ -329,6 +351,35 @@ final class VectorKernels {
                 }
             }
         });
+    }
+
+    private static final ThreadLocal<float[][]> KERNEL_BUFFER = ThreadLocal.withInitial(() -> new float[1][0]);
+
+    /** A per-thread buffer of taps x L floats, reused across calls (no allocation in the steady state). */
+    private static float[] kernelBuffer(int taps) {
+        float[][] holder = KERNEL_BUFFER.get();
+        if (holder[0].length < taps * L) holder[0] = new float[taps * L];
+        return holder[0];
+    }
+
+    /** Normalises one vector of pixels' logits z[off + t stride] over t into buf[t L] (same math as {@link #normalise}). */
+    private static void normaliseVector(float[] z, int off, int stride, int taps, float[] hamming, boolean full,
+                                        VectorMask<Float> m, float[] buf) {
+        boolean window = hamming.length > 1;
+        FloatVector mx = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        for (int t = 0; t < taps; t++) {
+            FloatVector v = load(z, off + t * stride, full, m);
+            v.intoArray(buf, t * L);
+            mx = mx.max(v);
+        }
+        FloatVector sum = FloatVector.zero(S);
+        for (int t = 0; t < taps; t++) {
+            FloatVector e = FloatVector.fromArray(S, buf, t * L).sub(mx).lanewise(VectorOperators.EXP).mul(window ? hamming[t] : hamming[0]);
+            e.intoArray(buf, t * L);
+            sum = sum.add(e);
+        }
+        FloatVector inv = FloatVector.broadcast(S, 1f).div(sum);
+        for (int t = 0; t < taps; t++) FloatVector.fromArray(S, buf, t * L).mul(inv).intoArray(buf, t * L);
     }
 
     private static void finish(FloatVector acc, float[] self, float selfScale, float carafeScale, float[] out, int off,

@@ -171,4 +171,21 @@ class CpuKernelsTest {
         assertEquals(0.5f, out[0], 1e-5f);
         assertEquals(3f, out[3], 1e-5f);
     }
+
+    @Test
+    void fusedNormalisationEqualsNormaliseThenCarafe() {
+        java.util.Random rnd = new java.util.Random(3);
+        int C = 6, h = 5, w = 7, k = 5, s = 2, H = h * s, W = w * s;
+        float[] x = new float[C * h * w], z = new float[k * k * H * W], hw = new float[k * k];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        for (int i = 0; i < z.length; i++) z[i] = (float) rnd.nextGaussian();
+        double[] a = FreqFusionWeights.hamming(k);
+        for (int i = 0; i < hw.length; i++) hw[i] = (float) (a[i / k] * a[i % k]);
+        float[] scratch = new float[CpuKernels.carafeScratch(1, C, h, w, k, s)];
+        float[] kn = new float[z.length], ref = new float[C * H * W], fused = new float[C * H * W];
+        CpuKernels.normalise(PAR, z, 1, k * k, H * W, hw, kn);
+        CpuKernels.carafe(PAR, x, 1, C, h, w, kn, k, s, null, 0f, 1f, ref, scratch);
+        CpuKernels.carafeLogits(PAR, x, 1, C, h, w, z, hw, k, s, null, 0f, 1f, fused, scratch);
+        assertArrayEquals(ref, fused, 1e-6f);
+    }
 }
