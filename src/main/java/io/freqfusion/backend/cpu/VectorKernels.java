@@ -134,6 +134,47 @@ final class VectorKernels {
                     boolean full = x + strip <= wo;
                     VectorMask<Float> m0 = S.indexInRange(x, wo), m1 = S.indexInRange(x + L, wo);
                     int o = 0;
+                    // 5-row tiles first when the channel count is not a multiple of 4 (25 = 5 x 5, 9 = 5 + 4).
+                    for (; co % 4 != 0 && co - o >= 5 && (co - o) % 4 != 0; o += 5) {
+                        FloatVector a00 = FloatVector.broadcast(S, bias[o]), a01 = a00;
+                        FloatVector a10 = FloatVector.broadcast(S, bias[o + 1]), a11 = a10;
+                        FloatVector a20 = FloatVector.broadcast(S, bias[o + 2]), a21 = a20;
+                        FloatVector a30 = FloatVector.broadcast(S, bias[o + 3]), a31 = a30;
+                        FloatVector a40 = FloatVector.broadcast(S, bias[o + 4]), a41 = a40;
+                        int wStride = ci * kk;
+                        for (int c = 0; c < ci; c++) {
+                            int wBase = o * wStride + c * kk;
+                            for (int ky = 0; ky < k; ky++) {
+                                int src = xb + c * inPlane + ky * dil * wp + x;
+                                int wi = wBase + ky * k;
+                                for (int kx = 0; kx < k; kx++, wi++) {
+                                    int s = src + kx * dil;
+                                    FloatVector v0 = FloatVector.fromArray(S, xp, s), v1 = FloatVector.fromArray(S, xp, s + L);
+                                    FloatVector c0 = FloatVector.broadcast(S, w[wi]);
+                                    a00 = v0.fma(c0, a00);
+                                    a01 = v1.fma(c0, a01);
+                                    FloatVector c1 = FloatVector.broadcast(S, w[wi + wStride]);
+                                    a10 = v0.fma(c1, a10);
+                                    a11 = v1.fma(c1, a11);
+                                    FloatVector c2 = FloatVector.broadcast(S, w[wi + 2 * wStride]);
+                                    a20 = v0.fma(c2, a20);
+                                    a21 = v1.fma(c2, a21);
+                                    FloatVector c3 = FloatVector.broadcast(S, w[wi + 3 * wStride]);
+                                    a30 = v0.fma(c3, a30);
+                                    a31 = v1.fma(c3, a31);
+                                    FloatVector c4 = FloatVector.broadcast(S, w[wi + 4 * wStride]);
+                                    a40 = v0.fma(c4, a40);
+                                    a41 = v1.fma(c4, a41);
+                                }
+                            }
+                        }
+                        int oo = ob + o * outPlane + x;
+                        store(a00, a01, out, oo, full, m0, m1);
+                        store(a10, a11, out, oo + outPlane, full, m0, m1);
+                        store(a20, a21, out, oo + 2 * outPlane, full, m0, m1);
+                        store(a30, a31, out, oo + 3 * outPlane, full, m0, m1);
+                        store(a40, a41, out, oo + 4 * outPlane, full, m0, m1);
+                    }
                     for (; o + 4 <= co; o += 4) {
                         FloatVector a00 = FloatVector.broadcast(S, bias[o]), a01 = a00;
                         FloatVector a10 = FloatVector.broadcast(S, bias[o + 1]), a11 = a10;
