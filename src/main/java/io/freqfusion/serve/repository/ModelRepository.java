@@ -69,7 +69,17 @@ public class ModelRepository {
 
     private record Loaded(FusionModel model, Map<String, Object> service) {}
 
+    /** Keys of this service under freqfusion.* (anything else is reported, as it is likely a typo). */
+    private static final Pattern KNOWN_KEYS = Pattern.compile("freqfusion\\.(models-dir|backend|backend-options\\..+|cpu\\.threads|max-batch-size"
+            + "|max-queue-delay|queue-capacity|request-timeout|strict-readiness|limits\\.(max-body-bytes|max-tensor-elements|max-batch|max-spatial)"
+            + "|warmup\\.(enabled|size)|golden\\.dir|tornado\\..+)");
+
     void onStart(@Observes StartupEvent event) {
+        for (String key : org.eclipse.microprofile.config.ConfigProvider.getConfig().getPropertyNames()) {
+            if (key.startsWith("freqfusion.") && !KNOWN_KEYS.matcher(key).matches()) {
+                LOG.warnf("unknown setting %s (see README \"Configuration\")", key);
+            }
+        }
         Map<String, Source> sources = new LinkedHashMap<>();
         Map<String, String> where = new LinkedHashMap<>();
         if (config.modelsDir().isPresent()) {
