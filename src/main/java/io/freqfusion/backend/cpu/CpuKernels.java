@@ -153,54 +153,12 @@ public final class CpuKernels {
         for (int b = 0; b < B; b++) System.arraycopy(x, b * C * n, out, b * outBatchStride, C * n);
     }
 
-    static final int[] LCS_DY = {-2, -2, -2, 0, 0, 2, 2, 2};
-    static final int[] LCS_DX = {-2, 0, 2, -2, 2, -2, 0, 2};
-
     /**
      * Local cosine similarity over the 8 dilation-2 neighbours (spec 2.6). Reads the first C channels of buf
      * (B, C + 8, H, W) and writes channels C..C+7. invNorm is scratch of B*H*W.
      */
     public static void localCosineSimilarity(Parallel par, float[] buf, int B, int C, int H, int W, float[] invNorm) {
-        int n = H * W, batchStride = (C + 8) * n;
-        par.forRange(B * H, (from, to) -> {
-            for (int row = from; row < to; row++) {
-                int b = row / H, y = row % H;
-                for (int x = 0; x < W; x++) {
-                    float s = 0f;
-                    for (int c = 0; c < C; c++) {
-                        float v = buf[b * batchStride + c * n + y * W + x];
-                        s += v * v;
-                    }
-                    invNorm[b * n + y * W + x] = 1f / Math.max((float) Math.sqrt(s), 1e-8f);
-                }
-            }
-        });
-        par.forRange(B * H, (from, to) -> {
-            for (int row = from; row < to; row++) {
-                int b = row / H, y = row % H;
-                int base = b * batchStride;
-                for (int o = 0; o < 8; o++) {
-                    int ny = y + LCS_DY[o];
-                    int dst = base + (C + o) * n + y * W;
-                    if (ny < 0 || ny >= H) {
-                        for (int x = 0; x < W; x++) buf[dst + x] = 0f;
-                        continue;
-                    }
-                    int dx = LCS_DX[o];
-                    for (int x = 0; x < W; x++) {
-                        int nx = x + dx;
-                        if (nx < 0 || nx >= W) {
-                            buf[dst + x] = 0f;
-                            continue;
-                        }
-                        float dot = 0f;
-                        int p = y * W + x, q = ny * W + nx;
-                        for (int c = 0; c < C; c++) dot += buf[base + c * n + p] * buf[base + c * n + q];
-                        buf[dst + x] = dot * invNorm[b * n + p] * invNorm[b * n + q];
-                    }
-                }
-            }
-        });
+        VectorKernels.localCosineSimilarity(par, buf, B, C, H, W, invNorm);
     }
 
     /**
@@ -236,12 +194,15 @@ public final class CpuKernels {
      */
     public static void gridSampleBorder(Parallel par, float[] f, float[] delta, int B, int C, int groups, int h, int w, float[] out) {
         int H = 2 * h, W = 2 * w, cpg = C / groups, q8 = 8 * groups;
-        par.forRange(B * C * H, (from, to) -> {
-            for (int row = from; row < to; row++) {
-                int plane = row / H, Y = row % H;
-                int b = plane / C, c = plane % C, g = c / cpg;
+        // Unit: one output row of one offset group. The row's sample positions and weights are computed once
+        // and applied to every channel of the group (they share the offsets).
+        par.forRange(B * groups * H, (from, to) -> {
+            int[] idx = new int[W];
+            float[] wx = new float[W], wy = new float[W];
+            int[] dxi = new int[W], dyi = new int[W];
+            for (int item = from; item < to; item++) {
+                int b = item / (groups * H), g = (item / H) % groups, Y = item % H;
                 int y = Y >> 1, i = Y & 1;
-                int src = plane * H * W, dst = plane * H * W + Y * W;
                 for (int X = 0; X < W; X++) {
                     int x = X >> 1, j = X & 1;
                     int phase = g * 4 + i * 2 + j;
@@ -250,10 +211,21 @@ public final class CpuKernels {
                     float ix = Math.min(Math.max(2f * (x + 0.5f + dx) - 0.5f, 0f), W - 1);
                     float iy = Math.min(Math.max(2f * (y + 0.5f + dy) - 0.5f, 0f), H - 1);
                     int x0 = (int) ix, y0 = (int) iy;
-                    float wx = ix - x0, wy = iy - y0;
-                    int x1 = Math.min(x0 + 1, W - 1), y1 = Math.min(y0 + 1, H - 1);
-                    out[dst + X] = f[src + y0 * W + x0] * (1 - wx) * (1 - wy) + f[src + y0 * W + x1] * wx * (1 - wy)
-                            + f[src + y1 * W + x0] * (1 - wx) * wy + f[src + y1 * W + x1] * wx * wy;
+                    idx[X] = y0 * W + x0;
+                    wx[X] = ix - x0;
+                    wy[X] = iy - y0;
+                    dxi[X] = x0 + 1 < W ? 1 : 0;          // the +1 neighbour, clamped at the border
+                    dyi[X] = y0 + 1 < H ? W : 0;
+                }
+                for (int c = g * cpg; c < (g + 1) * cpg; c++) {
+                    int plane = (b * C + c) * H * W, dst = plane + Y * W;
+                    for (int X = 0; X < W; X++) {
+                        int p = plane + idx[X];
+                        float ax = wx[X], ay = wy[X];
+                        float top = f[p] * (1 - ax) + f[p + dxi[X]] * ax;
+                        float bot = f[p + dyi[X]] * (1 - ax) + f[p + dyi[X] + dxi[X]] * ax;
+                        out[dst + X] = top * (1 - ay) + bot * ay;
+                    }
                 }
             }
         });

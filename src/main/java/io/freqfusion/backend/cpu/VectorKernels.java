@@ -430,4 +430,60 @@ final class VectorKernels {
         if (full) v.intoArray(out, off);
         else v.intoArray(out, off, m);
     }
+
+    // ------------------------------------------------------------------ local cosine similarity
+
+    /** The 8 neighbours at dilation 2, row-major (spec 2.6). */
+    static final int[] LCS_DY = {-2, -2, -2, 0, 0, 2, 2, 2};
+    static final int[] LCS_DX = {-2, 0, 2, -2, 2, -2, 0, 2};
+
+    /**
+     * Reads the first C channels of buf (B, C + 8, H, W) and writes the 8 similarities into channels C..C+7.
+     * Vectorised over pixels of a row; neighbours outside the image are masked to zero (similarity 0).
+     */
+    static void localCosineSimilarity(Parallel par, float[] buf, int B, int C, int H, int W, float[] invNorm) {
+        int n = H * W, batchStride = (C + 8) * n;
+        par.forRange(B * H, (from, to) -> {
+            for (int row = from; row < to; row++) {
+                int b = row / H, y = row % H, base = b * batchStride + y * W;
+                for (int x = 0; x < W; x += L) {
+                    VectorMask<Float> m = S.indexInRange(x, W);
+                    FloatVector ss = FloatVector.zero(S);
+                    for (int c = 0; c < C; c++) {
+                        FloatVector v = FloatVector.fromArray(S, buf, base + c * n + x, m);
+                        ss = v.fma(v, ss);
+                    }
+                    FloatVector.broadcast(S, 1f).div(ss.lanewise(VectorOperators.SQRT).max(1e-8f)).intoArray(invNorm, b * n + y * W + x, m);
+                }
+            }
+        });
+        par.forRange(B * H, (from, to) -> {
+            for (int row = from; row < to; row++) {
+                int b = row / H, y = row % H, base = b * batchStride;
+                for (int o = 0; o < 8; o++) {
+                    int ny = y + LCS_DY[o], dx = LCS_DX[o];
+                    int dst = base + (C + o) * n + y * W;
+                    if (ny < 0 || ny >= H) {
+                        java.util.Arrays.fill(buf, dst, dst + W, 0f);
+                        continue;
+                    }
+                    for (int x = 0; x < W; x += L) {
+                        VectorMask<Float> m = S.indexInRange(x, W);
+                        // lanes whose neighbour column x + i + dx lies in [0, W) (indexInRange checks both bounds)
+                        VectorMask<Float> mn = m.and(S.indexInRange(x + dx, W));
+                        FloatVector dot = FloatVector.zero(S);
+                        int p = y * W + x, q = ny * W + x + dx;
+                        for (int c = 0; c < C; c++) {
+                            FloatVector a = FloatVector.fromArray(S, buf, base + c * n + p, m);
+                            FloatVector nb = FloatVector.fromArray(S, buf, base + c * n + q, mn);
+                            dot = a.fma(nb, dot);
+                        }
+                        FloatVector ip = FloatVector.fromArray(S, invNorm, b * n + p, m);
+                        FloatVector iq = FloatVector.fromArray(S, invNorm, b * n + q, mn);
+                        dot.mul(ip).mul(iq).intoArray(buf, dst + x, m);
+                    }
+                }
+            }
+        });
+    }
 }
