@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Side by side: the project's own PyTorch FreqFusion (bench/torch/freqfusion_torch.py) vs our CPU backend
+# (./freqfusion bench), in ONE run, workload by workload, and the ratio ours/torch against the issue-5 target
+# (ours <= 0.25 x torch at W2, W3 and FPN4). Not part of CI. See bench/README.md.
+#
+#   bench/compare-torch.sh                                  # all workloads, configs default and paper, 2 threads
+#   bench/compare-torch.sh --workloads W2,W3 --configs paper
+#   WORKLOADS=W1 CONFIGS=default bench/compare-torch.sh     # same through the environment
+#
+# Options (environment variable in brackets):
+#   --workloads LIST   [WORKLOADS]  comma list of W1,W2,W3,FPN4         (default all four)
+#   --configs LIST     [CONFIGS]    comma list of default,paper         (default both)
+#   --threads N        [THREADS]    threads for both sides              (default 2)
+#   --warmup N         [WARMUP]     warm-up runs, both sides            (default 30)
+#   --runs N           [RUNS]       timed runs, both sides; medians     (default 50)
+#   --allocator A      [TORCH_ALLOCATOR]  jemalloc | system: malloc for the PyTorch process (default jemalloc
+#                                   when Debian's libjemalloc2 is installed, as the "tuned allocator" peer)
+#   --carafe V         [FF_TORCH_CARAFE]  taps | unfold | einsum: CARAFE variant of the torch side (default taps)
+#   --max-load X       [MAX_LOAD]   1-minute load average above which the run is flagged NOT IDLE (default 0.5)
+#   --ours DIR         [OURS_DIR]   checkout whose ./freqfusion is measured (default this repository; e.g. a clean
+#                                   `git worktree add /tmp/ff-meas HEAD` so that no concurrent build touches it)
+#
+# Needs: Debian's python3-torch and python3-numpy for /usr/bin/python3 (NOT the pyenv python on PATH; PyPI is
+# not used):  apt-get update && apt-get install -y python3-torch python3-numpy libjemalloc2
+# This script installs nothing. Raw results go to bench/results/compare-<UTC time>.{jsonl,txt}.
+set -euo pipefail
+BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$BENCH/.." && pwd)"
+
+WORKLOADS="${WORKLOADS:-W1,W2,W3,FPN4}"
+CONFIGS="${CONFIGS:-default,paper}"
+THREADS="${THREADS:-2}"
+WARMUP="${WARMUP:-30}"
+RUNS="${RUNS:-50}"
+TORCH_ALLOCATOR="${TORCH_ALLOCATOR:-}"
+FF_TORCH_CARAFE="${FF_TORCH_CARAFE:-taps}"
+MAX_LOAD="${MAX_LOAD:-0.5}"
+OURS_DIR="${OURS_DIR:-$ROOT}"
+GOLDEN="${FREQFUSION_GOLDEN:-$ROOT/../shared/golden}"
+PY=/usr/bin/python3
+JEMALLOC=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+
+usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --workloads) WORKLOADS="$2"; shift 2 ;;
+    --configs) CONFIGS="$2"; shift 2 ;;
+    --threads) THREADS="$2"; shift 2 ;;
+    --warmup) WARMUP="$2"; shift 2 ;;
+    --runs) RUNS="$2"; shift 2 ;;
+    --allocator) TORCH_ALLOCATOR="$2"; shift 2 ;;
+    --carafe) FF_TORCH_CARAFE="$2"; shift 2 ;;
+    --max-load) MAX_LOAD="$2"; shift 2 ;;
+    --ours) OURS_DIR="$2"; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "compare-torch: unknown option '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+# ---- prerequisites (checked, never installed here)
+if ! "$PY" -c 'import torch, numpy' 2>/dev/null; then
+  cat >&2 <<EOF
+compare-torch: $PY cannot import torch and numpy.
+Install Debian's PyTorch (1.13) and NumPy for the system python (PyPI is not used):
+    apt-get update && apt-get install -y python3-torch python3-numpy libjemalloc2
+EOF
+  exit 2
+fi
+[ -x "$OURS_DIR/freqfusion" ] || { echo "compare-torch: no ./freqfusion launcher in $OURS_DIR" >&2; exit 2; }
+[ -d "$GOLDEN" ] || { echo "compare-torch: golden files not found at $GOLDEN (set FREQFUSION_GOLDEN)" >&2; exit 2; }
+if [ -z "$TORCH_ALLOCATOR" ]; then
+  if [ -f "$JEMALLOC" ]; then TORCH_ALLOCATOR=jemalloc; else TORCH_ALLOCATOR=system; fi
+fi
+TORCH_PRELOAD=""
+case "$TORCH_ALLOCATOR" in
+  jemalloc) [ -f "$JEMALLOC" ] || { echo "compare-torch: $JEMALLOC missing (apt-get install -y libjemalloc2)" >&2; exit 2; }
+            TORCH_PRELOAD="$JEMALLOC" ;;
+  system) ;;
+  *) echo "compare-torch: --allocator must be jemalloc or system" >&2; exit 2 ;;
+esac
+
+mkdir -p "$BENCH/results"
+STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+JSONL="$BENCH/results/compare-$STAMP.jsonl"
+TXT="$BENCH/results/compare-$STAMP.txt"
+: > "$JSONL"
+
+log() { echo "$*" | tee -a "$TXT" >&2; }
+
+# ---- 1. the torch implementation must reproduce every golden file before its timings count
+log "== golden check of bench/torch/freqfusion_torch.py against $GOLDEN"
+if ! "$PY" "$BENCH/torch/freqfusion_torch.py" --check "$GOLDEN" --carafe "$FF_TORCH_CARAFE" | tee -a "$TXT" | tail -1 >&2; then
+  log "compare-torch: the torch implementation fails the golden check; its timings would not count"
+  exit 1
+fi
+
+# ---- 2. build ours once, outside the timings
+log "== building $OURS_DIR/freqfusion (if needed)"
+(cd "$OURS_DIR" && ./freqfusion info >/dev/null)
+
+load1() { cut -d' ' -f1 /proc/loadavg; }
+LOAD_START="$(load1)"
+log "== $(date -u) | $(nproc) CPUs | load at start $LOAD_START | threads $THREADS | warmup $WARMUP | runs $RUNS"
+log "== torch: $("$PY" -c 'import torch; print(torch.__version__)') CARAFE=$FF_TORCH_CARAFE allocator=$TORCH_ALLOCATOR | ours: $OURS_DIR @ $(cd "$OURS_DIR" && git rev-parse --short HEAD 2>/dev/null || echo '?')$( [ -n "$(cd "$OURS_DIR" && git status --porcelain --untracked-files=no src pom.xml 2>/dev/null)" ] && echo '+dirty')"
+
+# ---- 3. per workload and config: torch, then ours, back to back
+IFS=',' read -r -a WL <<< "$WORKLOADS"
+IFS=',' read -r -a CF <<< "$CONFIGS"
+for w in "${WL[@]}"; do
+  for c in "${CF[@]}"; do
+    log "-- $w $c: torch"
+    LD_PRELOAD="$TORCH_PRELOAD" "$PY" "$BENCH/torch/freqfusion_torch.py" --bench --quiet --carafe "$FF_TORCH_CARAFE" \
+        --workloads "$w" --configs "$c" --threads "$THREADS" --warmup "$WARMUP" --runs "$RUNS" | tail -1 >> "$JSONL"
+    log "-- $w $c: ours"
+    out="$(cd "$OURS_DIR" && ./freqfusion bench --workload "$w" --config "$c" --threads "$THREADS" --warmup "$WARMUP" --runs "$RUNS")"
+    echo "$out" | grep '^stages:' | sed "s/^/   $w $c /" | tee -a "$TXT" >&2 || true
+    echo "$out" | tail -1 | sed 's/^{/{"impl":"ours",/' >> "$JSONL"
+  done
+done
+LOAD_END="$(load1)"
+
+# ---- 4. table and verdict
+"$PY" - "$JSONL" "$LOAD_START" "$LOAD_END" "$MAX_LOAD" <<'EOF' | tee -a "$TXT"
+import json, sys
+path, load0, load1, max_load = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+rows = [json.loads(l) for l in open(path) if l.strip()]
+torch = {(r["workload"], r["config"]): r for r in rows if r.get("impl") == "torch"}
+ours = {(r["workload"], r["config"]): r for r in rows if r.get("impl") == "ours"}
+ceo = {"W1": 6.5, "W2": 15.0, "W3": 56.9, "FPN4": 74.7}   # issue 5: the CEO's PyTorch peer, default config
+TARGET, GATED = 0.25, ("W2", "W3", "FPN4")
+print()
+print(f"{'workload':8s} {'config':8s} {'torch ms':>9s} {'ours ms':>9s} {'ours/torch':>10s} {'speed-up':>8s} "
+      f"{'ours GFLOP/s':>12s} {'alloc B/op':>10s} {'CEO torch':>9s}  target")
+fails, counted = [], 0
+for key in torch:
+    if key not in ours:
+        continue
+    t, o = torch[key]["median_ms"], ours[key]["median_ms"]
+    ratio = o / t
+    gated = key[0] in GATED
+    ok = ratio <= TARGET
+    counted += gated
+    if gated and not ok:
+        fails.append(f"{key[0]}/{key[1]} {ratio:.3f}")
+    ref = f"{ceo[key[0]]:9.1f}" if key[1] == "default" else f"{'':9s}"
+    print(f"{key[0]:8s} {key[1]:8s} {t:9.2f} {o:9.2f} {ratio:10.3f} {t / o:7.2f}x {ours[key].get('gflops', 0):12.1f} "
+          f"{ours[key].get('alloc_bytes_per_op', -1):10d} {ref}  {'<= 0.25 ' + ('ok' if ok else 'MISSED') if gated else '(info)'}")
+idle = max(load0, load1) <= max_load
+print()
+if not idle:
+    print(f"NOTE: load average {load0:.2f} at start, {load1:.2f} at end (> {max_load}): the machine was NOT idle; "
+          f"this run does not count for acceptance")
+if counted == 0:
+    print("VERDICT: n/a (no gated workload W2, W3 or FPN4 in this run)")
+elif fails:
+    print(f"VERDICT: FAIL - ours/torch > {TARGET} at " + ", ".join(fails) + ("" if idle else " [machine not idle]"))
+else:
+    print(f"VERDICT: PASS - ours/torch <= {TARGET} at every gated workload run" + ("" if idle else " [machine not idle: not valid]"))
+EOF
+echo "results: $JSONL, $TXT" >&2
