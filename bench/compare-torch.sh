@@ -13,8 +13,14 @@
 #   --threads N        [THREADS]    threads for both sides              (default 2)
 #   --warmup N         [WARMUP]     warm-up runs, both sides            (default 30)
 #   --runs N           [RUNS]       timed runs, both sides; medians     (default 50)
-#   --allocator A      [TORCH_ALLOCATOR]  jemalloc | system: malloc for the PyTorch process (default jemalloc
-#                                   when Debian's libjemalloc2 is installed, as the "tuned allocator" peer)
+#   --allocator A      [TORCH_ALLOCATOR]  malloc of the PyTorch process, the "tuned allocator" peer:
+#                                   jemalloc      LD_PRELOAD Debian's libjemalloc2 with page purging off
+#                                                 (MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1,oversize_threshold:0)
+#                                   glibc-tuned   glibc with big blocks kept in the heap (MALLOC_MMAP_THRESHOLD_,
+#                                                 MALLOC_TRIM_THRESHOLD_, MALLOC_TOP_PAD_)
+#                                   system        glibc as is (every big tensor is a fresh mmap: ~13k page faults
+#                                                 per W3 forward, ~25 % of its CPU time)
+#                                   default: jemalloc if libjemalloc2 is installed, else glibc-tuned
 #   --carafe V         [FF_TORCH_CARAFE]  taps | unfold | einsum: CARAFE variant of the torch side (default taps)
 #   --max-load X       [MAX_LOAD]   1-minute load average above which the run is flagged NOT IDLE (default 0.5)
 #   --ours DIR         [OURS_DIR]   checkout whose ./freqfusion is measured (default this repository; e.g. a clean
@@ -40,7 +46,7 @@ GOLDEN="${FREQFUSION_GOLDEN:-$ROOT/../shared/golden}"
 PY=/usr/bin/python3
 JEMALLOC=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 
-usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --workloads) WORKLOADS="$2"; shift 2 ;;
@@ -69,14 +75,15 @@ fi
 [ -x "$OURS_DIR/freqfusion" ] || { echo "compare-torch: no ./freqfusion launcher in $OURS_DIR" >&2; exit 2; }
 [ -d "$GOLDEN" ] || { echo "compare-torch: golden files not found at $GOLDEN (set FREQFUSION_GOLDEN)" >&2; exit 2; }
 if [ -z "$TORCH_ALLOCATOR" ]; then
-  if [ -f "$JEMALLOC" ]; then TORCH_ALLOCATOR=jemalloc; else TORCH_ALLOCATOR=system; fi
+  if [ -f "$JEMALLOC" ]; then TORCH_ALLOCATOR=jemalloc; else TORCH_ALLOCATOR=glibc-tuned; fi
 fi
-TORCH_PRELOAD=""
+TORCH_ENV=()   # environment of the PyTorch process only
 case "$TORCH_ALLOCATOR" in
   jemalloc) [ -f "$JEMALLOC" ] || { echo "compare-torch: $JEMALLOC missing (apt-get install -y libjemalloc2)" >&2; exit 2; }
-            TORCH_PRELOAD="$JEMALLOC" ;;
-  system) ;;
-  *) echo "compare-torch: --allocator must be jemalloc or system" >&2; exit 2 ;;
+            TORCH_ENV=(LD_PRELOAD="$JEMALLOC" MALLOC_CONF="dirty_decay_ms:-1,muzzy_decay_ms:-1,oversize_threshold:0") ;;
+  glibc-tuned) TORCH_ENV=(MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=68719476736 MALLOC_TOP_PAD_=536870912) ;;
+  system) TORCH_ENV=(FF_TORCH_ALLOCATOR=system) ;;
+  *) echo "compare-torch: --allocator must be jemalloc, glibc-tuned or system" >&2; exit 2 ;;
 esac
 
 mkdir -p "$BENCH/results"
@@ -109,7 +116,7 @@ IFS=',' read -r -a CF <<< "$CONFIGS"
 for w in "${WL[@]}"; do
   for c in "${CF[@]}"; do
     log "-- $w $c: torch"
-    LD_PRELOAD="$TORCH_PRELOAD" "$PY" "$BENCH/torch/freqfusion_torch.py" --bench --quiet --carafe "$FF_TORCH_CARAFE" \
+    env "${TORCH_ENV[@]}" "$PY" "$BENCH/torch/freqfusion_torch.py" --bench --quiet --carafe "$FF_TORCH_CARAFE" \
         --workloads "$w" --configs "$c" --threads "$THREADS" --warmup "$WARMUP" --runs "$RUNS" | tail -1 >> "$JSONL"
     log "-- $w $c: ours"
     out="$(cd "$OURS_DIR" && ./freqfusion bench --workload "$w" --config "$c" --threads "$THREADS" --warmup "$WARMUP" --runs "$RUNS")"

@@ -423,6 +423,13 @@ def time_fn(fn, warmup, runs):
     return ms
 
 
+def allocator_description():
+    pre = os.environ.get("LD_PRELOAD", "")
+    env = [f"{k}={os.environ[k]}" for k in ("MALLOC_CONF", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_",
+                                            "MALLOC_TOP_PAD_") if k in os.environ]
+    return " ".join(([os.path.basename(pre)] if pre else ["glibc"]) + env)
+
+
 def bench(workloads, configs, threads, warmup, runs, quiet):
     torch.set_num_threads(threads)
     for wl in workloads:
@@ -434,7 +441,7 @@ def bench(workloads, configs, threads, warmup, runs, quiet):
             print(json.dumps({"impl": "torch", "workload": wl, "config": cfg, "threads": threads,
                               "median_ms": round(median(ms), 4), "min_ms": round(min(ms), 4),
                               "carafe": CARAFE[0].__name__.replace("carafe_", ""), "torch": torch.__version__,
-                              "ld_preload": os.environ.get("LD_PRELOAD", "")}), flush=True)
+                              "allocator": allocator_description()}), flush=True)
 
 
 def bench_carafe_impls(threads, warmup, runs):
