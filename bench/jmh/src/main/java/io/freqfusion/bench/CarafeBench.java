@@ -11,7 +11,9 @@ import static io.freqfusion.bench.BenchData.*;
 /**
  * CARAFE reassembly (mmcv semantics) at W2:
  * s = 1: the hr branch, hr_out = 2 X_h - CARAFE(X_h, K_h, k 3) on (1, 256, 64, 64);
- * s = 2: the lr branch, lr_out = CARAFE(X_l, K_l, k 5, s 2) from (1, 256, 32, 32) to (1, 256, 64, 64).
+ * s = 2: the lr branch, lr_out = CARAFE(X_l, K_l, k 5, s 2) from (1, 256, 32, 32) to (1, 256, 64, 64);
+ * s = 1 with the normaliser fused (carafeLogits, K_h from its logits and the 3x3 Hamming window), as the forward
+ * runs the hr branch.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -24,7 +26,7 @@ public class CarafeBench {
     public int threads;
 
     Parallel par;
-    float[] xh, kh, outH, scratchH;
+    float[] xh, kh, zh, hammingH, outH, scratchH;
     float[] xl, kl, outL, scratchL;
 
     @Setup
@@ -32,6 +34,8 @@ public class CarafeBench {
         par = new Parallel(threads);
         xh = normal(B * C * H * W, 1f, 1);
         kh = softmaxKernels(TAPS_HIGH, H * W, 2);
+        zh = normal(TAPS_HIGH * H * W, 1f, 5);
+        hammingH = hamming2d(K_HIGH);
         outH = new float[B * C * H * W];
         scratchH = new float[CpuKernels.carafeScratch(B, C, H, W, K_HIGH, 1)];
         xl = normal(B * C * h * w, 1f, 3);
@@ -46,6 +50,12 @@ public class CarafeBench {
     @Benchmark
     public float[] s1HighpassK3() {
         CpuKernels.carafe(par, xh, B, C, H, W, kh, K_HIGH, 1, xh, 2f, -1f, outH, scratchH);
+        return outH;
+    }
+
+    @Benchmark
+    public float[] s1HighpassK3FusedNormalise() {
+        CpuKernels.carafeLogits(par, xh, B, C, H, W, zh, hammingH, K_HIGH, 1, xh, 2f, -1f, outH, scratchH);
         return outH;
     }
 
