@@ -27,7 +27,7 @@ final class VectorKernels {
     static void conv1x1(Parallel par, float[] x, int B, int ci, int n, float[] w, float[] bias, int co, float[] out) {
         int strip = 2 * L;
         int strips = (n + strip - 1) / strip;
-        // Units of 4 strips: the strips' inputs (ci x 4 x 16 floats) stay in L1/L2 across all output channels.
+        // Units of 4 strips: a strip's inputs (ci x 16 floats) stay in L1 across all output channels.
         int unit = 4, units = (strips + unit - 1) / unit;
         par.forRange(B * units, (from, to) -> {
             for (int item = from; item < to; item++) {
@@ -35,66 +35,74 @@ final class VectorKernels {
                 int xb = b * ci * n, ob = b * co * n;
                 for (int s = s0; s < s1; s++) {
                     int p = s * strip;
-                    boolean full = p + strip <= n;
-                    VectorMask<Float> m0 = S.indexInRange(p, n), m1 = S.indexInRange(p + L, n);
-                    int o = 0;
-                    for (; o + 4 <= co; o += 4) {
-                        FloatVector a00 = FloatVector.broadcast(S, bias[o]), a01 = a00;
-                        FloatVector a10 = FloatVector.broadcast(S, bias[o + 1]), a11 = a10;
-                        FloatVector a20 = FloatVector.broadcast(S, bias[o + 2]), a21 = a20;
-                        FloatVector a30 = FloatVector.broadcast(S, bias[o + 3]), a31 = a30;
-                        int w0 = o * ci, w1 = w0 + ci, w2 = w1 + ci, w3 = w2 + ci;
-                        for (int c = 0; c < ci; c++) {
-                            int xo = xb + c * n + p;
-                            FloatVector v0, v1;
-                            if (full) {
-                                v0 = FloatVector.fromArray(S, x, xo);
-                                v1 = FloatVector.fromArray(S, x, xo + L);
-                            } else {
-                                v0 = FloatVector.fromArray(S, x, xo, m0);
-                                v1 = FloatVector.fromArray(S, x, xo + L, m1);
-                            }
-                            FloatVector c0 = FloatVector.broadcast(S, w[w0 + c]);
-                            a00 = v0.fma(c0, a00);
-                            a01 = v1.fma(c0, a01);
-                            FloatVector c1 = FloatVector.broadcast(S, w[w1 + c]);
-                            a10 = v0.fma(c1, a10);
-                            a11 = v1.fma(c1, a11);
-                            FloatVector c2 = FloatVector.broadcast(S, w[w2 + c]);
-                            a20 = v0.fma(c2, a20);
-                            a21 = v1.fma(c2, a21);
-                            FloatVector c3 = FloatVector.broadcast(S, w[w3 + c]);
-                            a30 = v0.fma(c3, a30);
-                            a31 = v1.fma(c3, a31);
-                        }
-                        int oo = ob + o * n + p;
-                        store(a00, a01, out, oo, full, m0, m1);
-                        store(a10, a11, out, oo + n, full, m0, m1);
-                        store(a20, a21, out, oo + 2 * n, full, m0, m1);
-                        store(a30, a31, out, oo + 3 * n, full, m0, m1);
-                    }
-                    for (; o < co; o++) {
-                        FloatVector a0 = FloatVector.broadcast(S, bias[o]), a1 = a0;
-                        for (int c = 0; c < ci; c++) {
-                            int xo = xb + c * n + p;
-                            FloatVector cw = FloatVector.broadcast(S, w[o * ci + c]);
-                            a0 = (full ? FloatVector.fromArray(S, x, xo) : FloatVector.fromArray(S, x, xo, m0)).fma(cw, a0);
-                            a1 = (full ? FloatVector.fromArray(S, x, xo + L) : FloatVector.fromArray(S, x, xo + L, m1)).fma(cw, a1);
-                        }
-                        store(a0, a1, out, ob + o * n + p, full, m0, m1);
+                    if (p + strip <= n) {
+                        int o = 0;
+                        for (; o + 4 <= co; o += 4) gemmTile4(x, xb + p, n, ci, w, bias, o, out, ob + o * n + p);
+                        for (; o < co; o++) gemmTile1(x, xb + p, n, ci, w, bias, o, out, ob + o * n + p);
+                    } else {
+                        gemmTail(x, xb + p, n, ci, w, bias, co, out, ob + p, n - p);
                     }
                 }
             }
         });
     }
 
-    private static void store(FloatVector a0, FloatVector a1, float[] out, int off, boolean full, VectorMask<Float> m0, VectorMask<Float> m1) {
-        if (full) {
-            a0.intoArray(out, off);
-            a1.intoArray(out, off + L);
-        } else {
-            a0.intoArray(out, off, m0);
-            a1.intoArray(out, off + L, m1);
+    /** out[o..o+3][p..p+2L) for a full strip: 4 x 2 accumulators, one pass over the input channels. */
+    private static void gemmTile4(float[] x, int xo, int n, int ci, float[] w, float[] bias, int o, float[] out, int oo) {
+        FloatVector a00 = FloatVector.broadcast(S, bias[o]), a01 = a00;
+        FloatVector a10 = FloatVector.broadcast(S, bias[o + 1]), a11 = a10;
+        FloatVector a20 = FloatVector.broadcast(S, bias[o + 2]), a21 = a20;
+        FloatVector a30 = FloatVector.broadcast(S, bias[o + 3]), a31 = a30;
+        int w0 = o * ci, w1 = w0 + ci, w2 = w1 + ci, w3 = w2 + ci;
+        for (int c = 0; c < ci; c++, xo += n) {
+            FloatVector v0 = FloatVector.fromArray(S, x, xo), v1 = FloatVector.fromArray(S, x, xo + L);
+            FloatVector c0 = FloatVector.broadcast(S, w[w0 + c]);
+            a00 = v0.fma(c0, a00);
+            a01 = v1.fma(c0, a01);
+            FloatVector c1 = FloatVector.broadcast(S, w[w1 + c]);
+            a10 = v0.fma(c1, a10);
+            a11 = v1.fma(c1, a11);
+            FloatVector c2 = FloatVector.broadcast(S, w[w2 + c]);
+            a20 = v0.fma(c2, a20);
+            a21 = v1.fma(c2, a21);
+            FloatVector c3 = FloatVector.broadcast(S, w[w3 + c]);
+            a30 = v0.fma(c3, a30);
+            a31 = v1.fma(c3, a31);
+        }
+        a00.intoArray(out, oo);
+        a01.intoArray(out, oo + L);
+        a10.intoArray(out, oo + n);
+        a11.intoArray(out, oo + n + L);
+        a20.intoArray(out, oo + 2 * n);
+        a21.intoArray(out, oo + 2 * n + L);
+        a30.intoArray(out, oo + 3 * n);
+        a31.intoArray(out, oo + 3 * n + L);
+    }
+
+    private static void gemmTile1(float[] x, int xo, int n, int ci, float[] w, float[] bias, int o, float[] out, int oo) {
+        FloatVector a0 = FloatVector.broadcast(S, bias[o]), a1 = a0;
+        for (int c = 0; c < ci; c++, xo += n) {
+            FloatVector cw = FloatVector.broadcast(S, w[o * ci + c]);
+            a0 = FloatVector.fromArray(S, x, xo).fma(cw, a0);
+            a1 = FloatVector.fromArray(S, x, xo + L).fma(cw, a1);
+        }
+        a0.intoArray(out, oo);
+        a1.intoArray(out, oo + L);
+    }
+
+    /** The last, partial strip (remaining < 2 L pixels): masked loads and stores, one output channel at a time. */
+    private static void gemmTail(float[] x, int xo0, int n, int ci, float[] w, float[] bias, int co, float[] out, int oo0, int remaining) {
+        VectorMask<Float> m0 = S.indexInRange(0, remaining), m1 = S.indexInRange(L, remaining);
+        for (int o = 0; o < co; o++) {
+            FloatVector a0 = FloatVector.broadcast(S, bias[o]), a1 = a0;
+            int xo = xo0;
+            for (int c = 0; c < ci; c++, xo += n) {
+                FloatVector cw = FloatVector.broadcast(S, w[o * ci + c]);
+                a0 = FloatVector.fromArray(S, x, xo, m0).fma(cw, a0);
+                a1 = FloatVector.fromArray(S, x, xo + L, m1).fma(cw, a1);
+            }
+            a0.intoArray(out, oo0 + o * n, m0);
+            a1.intoArray(out, oo0 + o * n + L, m1);
         }
     }
 
@@ -124,111 +132,138 @@ final class VectorKernels {
      */
     static void convPadded(Parallel par, float[] xp, int B, int ci, int hp, int wp, float[] w, float[] bias,
                            int co, int k, int dil, float[] out) {
-        int ho = hp - dil * (k - 1), wo = wp - dil * (k - 1), kk = k * k, inPlane = hp * wp, outPlane = ho * wo;
+        int ho = hp - dil * (k - 1), wo = wp - dil * (k - 1), inPlane = hp * wp, outPlane = ho * wo;
         int strip = 2 * L;
         par.forRange(B * ho, (from, to) -> {
             for (int row = from; row < to; row++) {
                 int b = row / ho, y = row % ho;
                 int xb = b * ci * inPlane + y * wp, ob = b * co * outPlane + y * wo;
                 for (int x = 0; x < wo; x += strip) {
-                    boolean full = x + strip <= wo;
-                    VectorMask<Float> m0 = S.indexInRange(x, wo), m1 = S.indexInRange(x + L, wo);
                     int o = 0;
                     // 5-row tiles first when the channel count is not a multiple of 4 (25 = 5 x 5, 9 = 5 + 4).
                     for (; co % 4 != 0 && co - o >= 5 && (co - o) % 4 != 0; o += 5) {
-                        FloatVector a00 = FloatVector.broadcast(S, bias[o]), a01 = a00;
-                        FloatVector a10 = FloatVector.broadcast(S, bias[o + 1]), a11 = a10;
-                        FloatVector a20 = FloatVector.broadcast(S, bias[o + 2]), a21 = a20;
-                        FloatVector a30 = FloatVector.broadcast(S, bias[o + 3]), a31 = a30;
-                        FloatVector a40 = FloatVector.broadcast(S, bias[o + 4]), a41 = a40;
-                        int wStride = ci * kk;
-                        for (int c = 0; c < ci; c++) {
-                            int wBase = o * wStride + c * kk;
-                            for (int ky = 0; ky < k; ky++) {
-                                int src = xb + c * inPlane + ky * dil * wp + x;
-                                int wi = wBase + ky * k;
-                                for (int kx = 0; kx < k; kx++, wi++) {
-                                    int s = src + kx * dil;
-                                    FloatVector v0 = FloatVector.fromArray(S, xp, s), v1 = FloatVector.fromArray(S, xp, s + L);
-                                    FloatVector c0 = FloatVector.broadcast(S, w[wi]);
-                                    a00 = v0.fma(c0, a00);
-                                    a01 = v1.fma(c0, a01);
-                                    FloatVector c1 = FloatVector.broadcast(S, w[wi + wStride]);
-                                    a10 = v0.fma(c1, a10);
-                                    a11 = v1.fma(c1, a11);
-                                    FloatVector c2 = FloatVector.broadcast(S, w[wi + 2 * wStride]);
-                                    a20 = v0.fma(c2, a20);
-                                    a21 = v1.fma(c2, a21);
-                                    FloatVector c3 = FloatVector.broadcast(S, w[wi + 3 * wStride]);
-                                    a30 = v0.fma(c3, a30);
-                                    a31 = v1.fma(c3, a31);
-                                    FloatVector c4 = FloatVector.broadcast(S, w[wi + 4 * wStride]);
-                                    a40 = v0.fma(c4, a40);
-                                    a41 = v1.fma(c4, a41);
-                                }
-                            }
-                        }
-                        int oo = ob + o * outPlane + x;
-                        store(a00, a01, out, oo, full, m0, m1);
-                        store(a10, a11, out, oo + outPlane, full, m0, m1);
-                        store(a20, a21, out, oo + 2 * outPlane, full, m0, m1);
-                        store(a30, a31, out, oo + 3 * outPlane, full, m0, m1);
-                        store(a40, a41, out, oo + 4 * outPlane, full, m0, m1);
+                        convTile5(xp, xb + x, inPlane, wp, ci, k, dil, w, bias, o, out, ob + o * outPlane + x, outPlane, wo - x);
                     }
                     for (; o + 4 <= co; o += 4) {
-                        FloatVector a00 = FloatVector.broadcast(S, bias[o]), a01 = a00;
-                        FloatVector a10 = FloatVector.broadcast(S, bias[o + 1]), a11 = a10;
-                        FloatVector a20 = FloatVector.broadcast(S, bias[o + 2]), a21 = a20;
-                        FloatVector a30 = FloatVector.broadcast(S, bias[o + 3]), a31 = a30;
-                        int wStride = ci * kk;
-                        for (int c = 0; c < ci; c++) {
-                            int wBase = o * wStride + c * kk;
-                            for (int ky = 0; ky < k; ky++) {
-                                int src = xb + c * inPlane + ky * dil * wp + x;
-                                int wi = wBase + ky * k;
-                                for (int kx = 0; kx < k; kx++, wi++) {
-                                    int s = src + kx * dil;
-                                    FloatVector v0 = FloatVector.fromArray(S, xp, s), v1 = FloatVector.fromArray(S, xp, s + L);
-                                    FloatVector c0 = FloatVector.broadcast(S, w[wi]);
-                                    a00 = v0.fma(c0, a00);
-                                    a01 = v1.fma(c0, a01);
-                                    FloatVector c1 = FloatVector.broadcast(S, w[wi + wStride]);
-                                    a10 = v0.fma(c1, a10);
-                                    a11 = v1.fma(c1, a11);
-                                    FloatVector c2 = FloatVector.broadcast(S, w[wi + 2 * wStride]);
-                                    a20 = v0.fma(c2, a20);
-                                    a21 = v1.fma(c2, a21);
-                                    FloatVector c3 = FloatVector.broadcast(S, w[wi + 3 * wStride]);
-                                    a30 = v0.fma(c3, a30);
-                                    a31 = v1.fma(c3, a31);
-                                }
-                            }
-                        }
-                        int oo = ob + o * outPlane + x;
-                        store(a00, a01, out, oo, full, m0, m1);
-                        store(a10, a11, out, oo + outPlane, full, m0, m1);
-                        store(a20, a21, out, oo + 2 * outPlane, full, m0, m1);
-                        store(a30, a31, out, oo + 3 * outPlane, full, m0, m1);
+                        convTile4(xp, xb + x, inPlane, wp, ci, k, dil, w, bias, o, out, ob + o * outPlane + x, outPlane, wo - x);
                     }
                     for (; o < co; o++) {
-                        FloatVector a0 = FloatVector.broadcast(S, bias[o]), a1 = a0;
-                        for (int c = 0; c < ci; c++) {
-                            int wBase = (o * ci + c) * kk;
-                            for (int ky = 0; ky < k; ky++) {
-                                int src = xb + c * inPlane + ky * dil * wp + x;
-                                for (int kx = 0; kx < k; kx++) {
-                                    int s = src + kx * dil;
-                                    FloatVector cw = FloatVector.broadcast(S, w[wBase + ky * k + kx]);
-                                    a0 = FloatVector.fromArray(S, xp, s).fma(cw, a0);
-                                    a1 = FloatVector.fromArray(S, xp, s + L).fma(cw, a1);
-                                }
-                            }
-                        }
-                        store(a0, a1, out, ob + o * outPlane + x, full, m0, m1);
+                        convTile1(xp, xb + x, inPlane, wp, ci, k, dil, w, bias, o, out, ob + o * outPlane + x, wo - x);
                     }
                 }
             }
         });
+    }
+
+    // The tiles are separate small methods so that C2 compiles each with all accumulators in registers
+    // (one huge method would exceed the JIT's size limits and run boxed in the interpreter).
+
+    /** Output channels o..o+3 for 2 vectors of pixels starting at src (padded input) / dst (output). */
+    private static void convTile4(float[] xp, int src0, int inPlane, int wp, int ci, int k, int dil, float[] w, float[] bias,
+                                  int o, float[] out, int dst, int outPlane, int remaining) {
+        int kk = k * k, wStride = ci * kk;
+        FloatVector a00 = FloatVector.broadcast(S, bias[o]), a01 = a00;
+        FloatVector a10 = FloatVector.broadcast(S, bias[o + 1]), a11 = a10;
+        FloatVector a20 = FloatVector.broadcast(S, bias[o + 2]), a21 = a20;
+        FloatVector a30 = FloatVector.broadcast(S, bias[o + 3]), a31 = a30;
+        for (int c = 0; c < ci; c++) {
+            int wBase = o * wStride + c * kk;
+            for (int ky = 0; ky < k; ky++) {
+                int src = src0 + c * inPlane + ky * dil * wp;
+                int wi = wBase + ky * k;
+                for (int kx = 0; kx < k; kx++, wi++) {
+                    int s = src + kx * dil;
+                    FloatVector v0 = FloatVector.fromArray(S, xp, s), v1 = FloatVector.fromArray(S, xp, s + L);
+                    FloatVector c0 = FloatVector.broadcast(S, w[wi]);
+                    a00 = v0.fma(c0, a00);
+                    a01 = v1.fma(c0, a01);
+                    FloatVector c1 = FloatVector.broadcast(S, w[wi + wStride]);
+                    a10 = v0.fma(c1, a10);
+                    a11 = v1.fma(c1, a11);
+                    FloatVector c2 = FloatVector.broadcast(S, w[wi + 2 * wStride]);
+                    a20 = v0.fma(c2, a20);
+                    a21 = v1.fma(c2, a21);
+                    FloatVector c3 = FloatVector.broadcast(S, w[wi + 3 * wStride]);
+                    a30 = v0.fma(c3, a30);
+                    a31 = v1.fma(c3, a31);
+                }
+            }
+        }
+        storeStrip(a00, a01, out, dst, remaining);
+        storeStrip(a10, a11, out, dst + outPlane, remaining);
+        storeStrip(a20, a21, out, dst + 2 * outPlane, remaining);
+        storeStrip(a30, a31, out, dst + 3 * outPlane, remaining);
+    }
+
+    private static void convTile5(float[] xp, int src0, int inPlane, int wp, int ci, int k, int dil, float[] w, float[] bias,
+                                  int o, float[] out, int dst, int outPlane, int remaining) {
+        int kk = k * k, wStride = ci * kk;
+        FloatVector a00 = FloatVector.broadcast(S, bias[o]), a01 = a00;
+        FloatVector a10 = FloatVector.broadcast(S, bias[o + 1]), a11 = a10;
+        FloatVector a20 = FloatVector.broadcast(S, bias[o + 2]), a21 = a20;
+        FloatVector a30 = FloatVector.broadcast(S, bias[o + 3]), a31 = a30;
+        FloatVector a40 = FloatVector.broadcast(S, bias[o + 4]), a41 = a40;
+        for (int c = 0; c < ci; c++) {
+            int wBase = o * wStride + c * kk;
+            for (int ky = 0; ky < k; ky++) {
+                int src = src0 + c * inPlane + ky * dil * wp;
+                int wi = wBase + ky * k;
+                for (int kx = 0; kx < k; kx++, wi++) {
+                    int s = src + kx * dil;
+                    FloatVector v0 = FloatVector.fromArray(S, xp, s), v1 = FloatVector.fromArray(S, xp, s + L);
+                    FloatVector c0 = FloatVector.broadcast(S, w[wi]);
+                    a00 = v0.fma(c0, a00);
+                    a01 = v1.fma(c0, a01);
+                    FloatVector c1 = FloatVector.broadcast(S, w[wi + wStride]);
+                    a10 = v0.fma(c1, a10);
+                    a11 = v1.fma(c1, a11);
+                    FloatVector c2 = FloatVector.broadcast(S, w[wi + 2 * wStride]);
+                    a20 = v0.fma(c2, a20);
+                    a21 = v1.fma(c2, a21);
+                    FloatVector c3 = FloatVector.broadcast(S, w[wi + 3 * wStride]);
+                    a30 = v0.fma(c3, a30);
+                    a31 = v1.fma(c3, a31);
+                    FloatVector c4 = FloatVector.broadcast(S, w[wi + 4 * wStride]);
+                    a40 = v0.fma(c4, a40);
+                    a41 = v1.fma(c4, a41);
+                }
+            }
+        }
+        storeStrip(a00, a01, out, dst, remaining);
+        storeStrip(a10, a11, out, dst + outPlane, remaining);
+        storeStrip(a20, a21, out, dst + 2 * outPlane, remaining);
+        storeStrip(a30, a31, out, dst + 3 * outPlane, remaining);
+        storeStrip(a40, a41, out, dst + 4 * outPlane, remaining);
+    }
+
+    private static void convTile1(float[] xp, int src0, int inPlane, int wp, int ci, int k, int dil, float[] w, float[] bias,
+                                  int o, float[] out, int dst, int remaining) {
+        int kk = k * k;
+        FloatVector a0 = FloatVector.broadcast(S, bias[o]), a1 = a0;
+        for (int c = 0; c < ci; c++) {
+            int wBase = (o * ci + c) * kk;
+            for (int ky = 0; ky < k; ky++) {
+                int src = src0 + c * inPlane + ky * dil * wp;
+                for (int kx = 0; kx < k; kx++) {
+                    int s = src + kx * dil;
+                    FloatVector cw = FloatVector.broadcast(S, w[wBase + ky * k + kx]);
+                    a0 = FloatVector.fromArray(S, xp, s).fma(cw, a0);
+                    a1 = FloatVector.fromArray(S, xp, s + L).fma(cw, a1);
+                }
+            }
+        }
+        storeStrip(a0, a1, out, dst, remaining);
+    }
+
+    /** Stores two vectors at off, only the first {@code remaining} lanes when fewer than 2 L remain. */
+    private static void storeStrip(FloatVector a0, FloatVector a1, float[] out, int off, int remaining) {
+        if (remaining >= 2 * L) {
+            a0.intoArray(out, off);
+            a1.intoArray(out, off + L);
+        } else {
+            a0.intoArray(out, off, S.indexInRange(0, remaining));
+            a1.intoArray(out, off + L, S.indexInRange(L, remaining));
+        }
     }
 
     // ------------------------------------------------------------------ kernel normaliser
@@ -336,12 +371,12 @@ final class VectorKernels {
                 int ky0 = Math.max(0, r - Y / s), ky1 = Math.min(k, h + r - Y / s);
                 for (int X = 0; X < W; X += L) {
                     boolean full = X + L <= W;
-                    VectorMask<Float> m = S.indexInRange(X, W);
+                    int remaining = W - X;
                     float[] kArr;
                     int kOff, kStride;
                     boolean kFull;
                     if (fused) {
-                        normaliseVector(kernel, kBase + X, outPlane, taps, hamming, full, m, kbuf);
+                        normaliseVector(kernel, kBase + X, outPlane, taps, hamming, remaining, kbuf);
                         kArr = kbuf;
                         kOff = 0;
                         kStride = L;
@@ -354,44 +389,60 @@ final class VectorKernels {
                     }
                     int c = c0;
                     for (; c + 4 <= c1; c += 4) {
-                        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-                        int db = (b * C + c) * dPlane + X;
-                        for (int ky = ky0; ky < ky1; ky++) {
-                            int srow = db + (Y / s + ky - r) * dw;
-                            int kr = kOff + ky * k * kStride;
-                            for (int kx = 0; kx < k; kx++) {
-                                FloatVector kv = kFull ? FloatVector.fromArray(S, kArr, kr + kx * kStride)
-                                        : FloatVector.fromArray(S, kArr, kr + kx * kStride, m);
-                                int so = srow + kx * s;
-                                a0 = FloatVector.fromArray(S, d, so).fma(kv, a0);
-                                a1 = FloatVector.fromArray(S, d, so + dPlane).fma(kv, a1);
-                                a2 = FloatVector.fromArray(S, d, so + 2 * dPlane).fma(kv, a2);
-                                a3 = FloatVector.fromArray(S, d, so + 3 * dPlane).fma(kv, a3);
-                            }
-                        }
-                        int ob = (b * C + c) * outPlane + Y * W + X;
-                        finish(a0, self, selfScale, carafeScale, out, ob, full, m);
-                        finish(a1, self, selfScale, carafeScale, out, ob + outPlane, full, m);
-                        finish(a2, self, selfScale, carafeScale, out, ob + 2 * outPlane, full, m);
-                        finish(a3, self, selfScale, carafeScale, out, ob + 3 * outPlane, full, m);
+                        carafeTile4(d, (b * C + c) * dPlane + X, dPlane, dw, Y / s - r, ky0, ky1, k, s, kArr, kOff, kStride, kFull,
+                                self, selfScale, carafeScale, out, (b * C + c) * outPlane + Y * W + X, outPlane, remaining);
                     }
                     for (; c < c1; c++) {
-                        FloatVector a0 = FloatVector.zero(S);
-                        int db = (b * C + c) * dPlane + X;
-                        for (int ky = ky0; ky < ky1; ky++) {
-                            int srow = db + (Y / s + ky - r) * dw;
-                            int kr = kOff + ky * k * kStride;
-                            for (int kx = 0; kx < k; kx++) {
-                                FloatVector kv = kFull ? FloatVector.fromArray(S, kArr, kr + kx * kStride)
-                                        : FloatVector.fromArray(S, kArr, kr + kx * kStride, m);
-                                a0 = FloatVector.fromArray(S, d, srow + kx * s).fma(kv, a0);
-                            }
-                        }
-                        finish(a0, self, selfScale, carafeScale, out, (b * C + c) * outPlane + Y * W + X, full, m);
+                        carafeTile1(d, (b * C + c) * dPlane + X, dw, Y / s - r, ky0, ky1, k, s, kArr, kOff, kStride, kFull,
+                                self, selfScale, carafeScale, out, (b * C + c) * outPlane + Y * W + X, remaining);
                     }
                 }
             }
         });
+    }
+
+    /** Four channels, one vector of output pixels: each kernel vector loaded once, each source vector once per tap. */
+    private static void carafeTile4(float[] d, int db, int dPlane, int dw, int sy0, int ky0, int ky1, int k, int s,
+                                    float[] kArr, int kOff, int kStride, boolean kFull,
+                                    float[] self, float selfScale, float carafeScale, float[] out, int ob, int outPlane, int remaining) {
+        boolean full = remaining >= L;
+        VectorMask<Float> m = S.indexInRange(0, remaining);
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+        for (int ky = ky0; ky < ky1; ky++) {
+            int srow = db + (sy0 + ky) * dw;
+            int kr = kOff + ky * k * kStride;
+            for (int kx = 0; kx < k; kx++) {
+                FloatVector kv = kFull ? FloatVector.fromArray(S, kArr, kr + kx * kStride)
+                        : FloatVector.fromArray(S, kArr, kr + kx * kStride, m);
+                int so = srow + kx * s;
+                a0 = FloatVector.fromArray(S, d, so).fma(kv, a0);
+                a1 = FloatVector.fromArray(S, d, so + dPlane).fma(kv, a1);
+                a2 = FloatVector.fromArray(S, d, so + 2 * dPlane).fma(kv, a2);
+                a3 = FloatVector.fromArray(S, d, so + 3 * dPlane).fma(kv, a3);
+            }
+        }
+        finish(a0, self, selfScale, carafeScale, out, ob, full, m);
+        finish(a1, self, selfScale, carafeScale, out, ob + outPlane, full, m);
+        finish(a2, self, selfScale, carafeScale, out, ob + 2 * outPlane, full, m);
+        finish(a3, self, selfScale, carafeScale, out, ob + 3 * outPlane, full, m);
+    }
+
+    private static void carafeTile1(float[] d, int db, int dw, int sy0, int ky0, int ky1, int k, int s,
+                                    float[] kArr, int kOff, int kStride, boolean kFull,
+                                    float[] self, float selfScale, float carafeScale, float[] out, int ob, int remaining) {
+        boolean full = remaining >= L;
+        VectorMask<Float> m = S.indexInRange(0, remaining);
+        FloatVector a0 = FloatVector.zero(S);
+        for (int ky = ky0; ky < ky1; ky++) {
+            int srow = db + (sy0 + ky) * dw;
+            int kr = kOff + ky * k * kStride;
+            for (int kx = 0; kx < k; kx++) {
+                FloatVector kv = kFull ? FloatVector.fromArray(S, kArr, kr + kx * kStride)
+                        : FloatVector.fromArray(S, kArr, kr + kx * kStride, m);
+                a0 = FloatVector.fromArray(S, d, srow + kx * s).fma(kv, a0);
+            }
+        }
+        finish(a0, self, selfScale, carafeScale, out, ob, full, m);
     }
 
     private static final ThreadLocal<float[][]> KERNEL_BUFFER = ThreadLocal.withInitial(() -> new float[1][0]);
@@ -404,8 +455,9 @@ final class VectorKernels {
     }
 
     /** Normalises one vector of pixels' logits z[off + t stride] over t into buf[t L] (same math as {@link #normalise}). */
-    private static void normaliseVector(float[] z, int off, int stride, int taps, float[] hamming, boolean full,
-                                        VectorMask<Float> m, float[] buf) {
+    private static void normaliseVector(float[] z, int off, int stride, int taps, float[] hamming, int remaining, float[] buf) {
+        boolean full = remaining >= L;
+        VectorMask<Float> m = S.indexInRange(0, remaining);
         boolean window = hamming.length > 1;
         FloatVector mx = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
         for (int t = 0; t < taps; t++) {
