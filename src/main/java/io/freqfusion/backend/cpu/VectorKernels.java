@@ -388,6 +388,10 @@ final class VectorKernels {
                         kFull = full;
                     }
                     int c = c0;
+                    for (; c + 8 <= c1; c += 8) {
+                        carafeTile8(d, (b * C + c) * dPlane + X, dPlane, dw, Y / s - r, ky0, ky1, k, s, kArr, kOff, kStride, kFull,
+                                self, selfScale, carafeScale, out, (b * C + c) * outPlane + Y * W + X, outPlane, remaining);
+                    }
                     for (; c + 4 <= c1; c += 4) {
                         carafeTile4(d, (b * C + c) * dPlane + X, dPlane, dw, Y / s - r, ky0, ky1, k, s, kArr, kOff, kStride, kFull,
                                 self, selfScale, carafeScale, out, (b * C + c) * outPlane + Y * W + X, outPlane, remaining);
@@ -425,6 +429,40 @@ final class VectorKernels {
         finish(a1, self, selfScale, carafeScale, out, ob + outPlane, full, m);
         finish(a2, self, selfScale, carafeScale, out, ob + 2 * outPlane, full, m);
         finish(a3, self, selfScale, carafeScale, out, ob + 3 * outPlane, full, m);
+    }
+
+    /** Eight channels: eight independent accumulator chains keep both FMA pipes busy. */
+    private static void carafeTile8(float[] d, int db, int dPlane, int dw, int sy0, int ky0, int ky1, int k, int s,
+                                    float[] kArr, int kOff, int kStride, boolean kFull,
+                                    float[] self, float selfScale, float carafeScale, float[] out, int ob, int outPlane, int remaining) {
+        boolean full = remaining >= L;
+        VectorMask<Float> m = S.indexInRange(0, remaining);
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        for (int ky = ky0; ky < ky1; ky++) {
+            int srow = db + (sy0 + ky) * dw;
+            int kr = kOff + ky * k * kStride;
+            for (int kx = 0; kx < k; kx++) {
+                FloatVector kv = kFull ? FloatVector.fromArray(S, kArr, kr + kx * kStride)
+                        : FloatVector.fromArray(S, kArr, kr + kx * kStride, m);
+                int so = srow + kx * s;
+                a0 = FloatVector.fromArray(S, d, so).fma(kv, a0);
+                a1 = FloatVector.fromArray(S, d, so + dPlane).fma(kv, a1);
+                a2 = FloatVector.fromArray(S, d, so + 2 * dPlane).fma(kv, a2);
+                a3 = FloatVector.fromArray(S, d, so + 3 * dPlane).fma(kv, a3);
+                a4 = FloatVector.fromArray(S, d, so + 4 * dPlane).fma(kv, a4);
+                a5 = FloatVector.fromArray(S, d, so + 5 * dPlane).fma(kv, a5);
+                a6 = FloatVector.fromArray(S, d, so + 6 * dPlane).fma(kv, a6);
+                a7 = FloatVector.fromArray(S, d, so + 7 * dPlane).fma(kv, a7);
+            }
+        }
+        finish(a0, self, selfScale, carafeScale, out, ob, full, m);
+        finish(a1, self, selfScale, carafeScale, out, ob + outPlane, full, m);
+        finish(a2, self, selfScale, carafeScale, out, ob + 2 * outPlane, full, m);
+        finish(a3, self, selfScale, carafeScale, out, ob + 3 * outPlane, full, m);
+        finish(a4, self, selfScale, carafeScale, out, ob + 4 * outPlane, full, m);
+        finish(a5, self, selfScale, carafeScale, out, ob + 5 * outPlane, full, m);
+        finish(a6, self, selfScale, carafeScale, out, ob + 6 * outPlane, full, m);
+        finish(a7, self, selfScale, carafeScale, out, ob + 7 * outPlane, full, m);
     }
 
     private static void carafeTile1(float[] d, int db, int dw, int sy0, int ky0, int ky1, int k, int s,
