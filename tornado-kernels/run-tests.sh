@@ -38,7 +38,8 @@ set -e
 echo "----------------------------------------------------------------------"
 grep -E '^\[INFO\] Tests run:|^\[ERROR\] Tests run:' "$LOG" | tail -1 || true
 if [ "$rc" = 0 ]; then
-  echo "tornado-kernels: ALL TESTS PASSED on $(grep -m1 '\[tornado\] device:' "$LOG" | sed 's/.*device: //')"
+  dev="$(grep -m1 '\[tornado\] device:' "$LOG" | sed 's/.*device: //' || true)"
+  echo "tornado-kernels: ALL TESTS PASSED on ${dev:-device ${FREQFUSION_TORNADO_DEVICE:-0:0}}"
 else
   echo "tornado-kernels: TESTS FAILED (rc=$rc); full log: $LOG" >&2
 fi

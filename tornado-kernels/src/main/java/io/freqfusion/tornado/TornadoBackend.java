@@ -62,6 +62,8 @@ public final class TornadoBackend implements Backend {
     private final AtomicLong executions = new AtomicLong();
     private volatile ExecutionProfile last = ExecutionProfile.EMPTY;
     private final Map<String, LongAdder> kernelTotals = new ConcurrentHashMap<>();
+    /** Sums over steady-state executions (no JIT in them): count, wall, TornadoVM total, kernels, copy-in, copy-out, bytes in, bytes out. */
+    private final long[] steady = new long[8];
 
     public TornadoBackend(Map<String, String> options) {
         String dev = options.getOrDefault("device", "0:0");
@@ -177,6 +179,44 @@ public final class TornadoBackend implements Backend {
         if (p == null) return;
         last = p;
         p.taskKernelNanos().forEach((k, v) -> kernelTotals.computeIfAbsent(k, x -> new LongAdder()).add(v));
+        if (p.compileNanos() == 0) {
+            synchronized (steady) {
+                long[] v = {1, p.wallNanos(), p.totalNanos(), p.kernelNanos(), p.copyInNanos(), p.copyOutNanos(), p.bytesIn(), p.bytesOut()};
+                for (int i = 0; i < v.length; i++) steady[i] += v[i];
+            }
+        }
+    }
+
+    /**
+     * Where the time goes, as text: JIT and prepare totals, then per steady-state call (means, no JIT) the wall time of
+     * run() (host copies included), TornadoVM's own total, device kernels, host-to-device and device-to-host copies,
+     * then the tasks with the most cumulative kernel time.
+     */
+    public String report() {
+        long[] v;
+        synchronized (steady) {
+            v = steady.clone();
+        }
+        long n = Math.max(1, v[0]);
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format(java.util.Locale.ROOT, "tornado report (%s): %d graphs, JIT %.2f s, prepare %.2f s (JIT + weight upload + warm-up run)%n",
+                description, graphs.get(), compileNanos() / 1e9, prepareNanos() / 1e9));
+        sb.append(String.format(java.util.Locale.ROOT,
+                "  per call (mean of %d steady-state runs): wall %.3f ms = TornadoVM %.3f ms [kernels %.3f ms, copy-in %.3f ms (%d B), copy-out %.3f ms (%d B), dispatch/sync rest] + host copies%n",
+                v[0], v[1] / 1e6 / n, v[2] / 1e6 / n, v[3] / 1e6 / n, v[4] / 1e6 / n, v[6] / n, v[5] / 1e6 / n, v[7] / n));
+        var totals = kernelNanosTotal();
+        long sum = totals.values().stream().mapToLong(Long::longValue).sum();
+        totals.entrySet().stream().sorted(Map.Entry.<String, Long>comparingByValue().reversed()).limit(12).forEach(e ->
+                sb.append(String.format(java.util.Locale.ROOT, "  kernel %-14s %5.1f%%%n", e.getKey(), 100.0 * e.getValue() / Math.max(1, sum))));
+        return sb.toString();
+    }
+
+    /** Prints {@link #report()} to stderr when -Dfreqfusion.tornado.report=true or FREQFUSION_TORNADO_REPORT=1. */
+    @Override
+    public void close() {
+        if (Boolean.getBoolean("freqfusion.tornado.report") || "1".equals(System.getenv("FREQFUSION_TORNADO_REPORT"))) {
+            System.err.print(report());
+        }
     }
 
     /**
