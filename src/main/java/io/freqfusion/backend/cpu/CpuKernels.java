@@ -164,23 +164,25 @@ public final class CpuKernels {
     /**
      * Offset combination (spec 6): delta = O * sigmoid(D) + init_pos with
      * O = lrOff + pixel_unshuffle(hrOff, 2), D = lrScale + pixel_unshuffle(hrScale, 2).
-     * lrOff, lrScale, delta: (B, 8G, h, w); hrOff, hrScale: (B, 2G, 2h, 2w). Channel q = c*4 + i*2 + j.
+     * The offset and direct-scale convs run as one conv each at LR and HR (they share their input), so
+     * lrConv (B, 16G, h, w) holds O's LR part in channels [0, 8G) and D's in [8G, 16G); hrConv (B, 4G, 2h, 2w)
+     * holds the HR parts in [0, 2G) and [2G, 4G). delta: (B, 8G, h, w). Channel q = c*4 + i*2 + j.
      */
-    public static void combineOffsets(Parallel par, float[] lrOff, float[] lrScale, float[] hrOff, float[] hrScale,
-                                      float[] initPos, int B, int groups, int h, int w, float[] delta) {
-        int q8 = 8 * groups, H = 2 * h, W = 2 * w;
+    public static void combineOffsets(Parallel par, float[] lrConv, float[] hrConv, float[] initPos, int B, int groups,
+                                      int h, int w, float[] delta) {
+        int q8 = 8 * groups, H = 2 * h, W = 2 * w, lrScaleOff = q8 * h * w, hrScaleOff = 2 * groups * H * W;
         par.forRange(B * q8, (from, to) -> {
             for (int item = from; item < to; item++) {
                 int b = item / q8, q = item % q8;
                 int c = q / 4, i = (q / 2) % 2, j = q % 2;
-                int lrBase = (b * q8 + q) * h * w, hrBase = (b * 2 * groups + c) * H * W;
+                int lrBase = (b * 2 * q8 + q) * h * w, hrBase = (b * 4 * groups + c) * H * W, dBase = (b * q8 + q) * h * w;
                 float pos = initPos[q];
                 for (int y = 0; y < h; y++) {
                     for (int x = 0; x < w; x++) {
                         int hp = hrBase + (2 * y + i) * W + 2 * x + j, lp = lrBase + y * w + x;
-                        float o = lrOff[lp] + hrOff[hp];
-                        float d = lrScale[lp] + hrScale[hp];
-                        delta[lp] = o * (float) (1.0 / (1.0 + Math.exp(-d))) + pos;
+                        float o = lrConv[lp] + hrConv[hp];
+                        float d = lrConv[lp + lrScaleOff] + hrConv[hp + hrScaleOff];
+                        delta[dBase + y * w + x] = o * (float) (1.0 / (1.0 + Math.exp(-d))) + pos;
                     }
                 }
             }

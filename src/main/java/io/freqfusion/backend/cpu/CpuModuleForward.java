@@ -25,7 +25,9 @@ final class CpuModuleForward implements ModuleForward {
     private final float[] ph, ph2, pl, px, zhh, zlh, zll, zl, zhl, zh, upLr, lrPre;
     /** Shared scratch for padded conv inputs and spread CARAFE rows (one kernel runs at a time). */
     private final float[] scratch;
-    private final float[] sh, sl, invNormH, invNormL, hrOffConv, hrScaleConv, lrOffConv, lrScaleConv, delta;
+    private final float[] sh, sl, invNormH, invNormL, hrConv, lrConv, delta;
+    /** offset and direct_scale weights stacked (they read the same input): LR (16G out) and HR (4G out). */
+    private final float[] lrConvW, lrConvB, hrConvW, hrConvB;
 
     CpuModuleForward(Parallel par, FreqFusionModule module, ForwardShape shape) {
         this.par = par;
@@ -62,10 +64,12 @@ final class CpuModuleForward implements ModuleForward {
         sl = fr ? new float[nL * cs] : null;
         invNormH = fr ? new float[nH] : null;
         invNormL = fr ? new float[nL] : null;
-        hrOffConv = fr ? new float[nH * 2 * g] : null;
-        hrScaleConv = fr ? new float[nH * 2 * g] : null;
-        lrOffConv = fr ? new float[nL * 8 * g] : null;
-        lrScaleConv = fr ? new float[nL * 8 * g] : null;
+        hrConv = fr ? new float[nH * 4 * g] : null;
+        lrConv = fr ? new float[nL * 16 * g] : null;
+        lrConvW = fr ? concat(wt.offsetW, wt.directScaleW) : null;
+        lrConvB = fr ? concat(wt.offsetB, wt.directScaleB) : null;
+        hrConvW = fr ? concat(wt.hrOffsetW, wt.hrDirectScaleW) : null;
+        hrConvB = fr ? concat(wt.hrOffsetB, wt.hrDirectScaleB) : null;
         delta = fr ? new float[nL * 8 * g] : null;
         scratch = new float[scratchSize()];
     }
@@ -185,12 +189,16 @@ final class CpuModuleForward implements ModuleForward {
         }
         localCosineSimilarity(par, sh, B, Cc, H, W, invNormH);
         localCosineSimilarity(par, sl, B, Cc, h, w, invNormL);
-        conv2d(par, sl, B, cs, h, w, wt.offsetW, wt.offsetB, 8 * g, ke, 1, pad, lrOffConv, scratch);
-        conv2d(par, sl, B, cs, h, w, wt.directScaleW, wt.directScaleB, 8 * g, ke, 1, pad, lrScaleConv, scratch);
-        conv2d(par, sh, B, cs, H, W, wt.hrOffsetW, wt.hrOffsetB, 2 * g, ke, 1, pad, hrOffConv, scratch);
-        conv2d(par, sh, B, cs, H, W, wt.hrDirectScaleW, wt.hrDirectScaleB, 2 * g, ke, 1, pad, hrScaleConv, scratch);
-        combineOffsets(par, lrOffConv, lrScaleConv, hrOffConv, hrScaleConv, wt.initPos, B, g, h, w, delta);
+        conv2d(par, sl, B, cs, h, w, lrConvW, lrConvB, 16 * g, ke, 1, pad, lrConv, scratch);
+        conv2d(par, sh, B, cs, H, W, hrConvW, hrConvB, 4 * g, ke, 1, pad, hrConv, scratch);
+        combineOffsets(par, lrConv, hrConv, wt.initPos, B, g, h, w, delta);
         gridSampleBorder(par, lrPre, delta, B, Cl, g, h, w, lrOut);
+    }
+
+    private static float[] concat(float[] a, float[] b) {
+        float[] c = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, c, a.length, b.length);
+        return c;
     }
 
     /** Stage timer that costs nothing when no one is listening. */

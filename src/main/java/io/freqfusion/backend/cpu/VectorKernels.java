@@ -358,6 +358,7 @@ final class VectorKernels {
         int H = h * s, W = w * s, r = (k - 1) / 2, taps = k * k, dw = W + 2 * s * r;
         int outPlane = H * W, dPlane = h * dw;
         boolean fused = hamming != null;
+        boolean plain = self == null && carafeScale == 1f;   // out = CARAFE(x, K): the 8-channel tile applies
         // Work unit: one output row x a group of channels, so that the group's source rows stay in L1/L2
         // while the row's kernel vectors are reused across the group. Fused units take all channels so that
         // each pixel's kernel is normalised once.
@@ -388,9 +389,9 @@ final class VectorKernels {
                         kFull = full;
                     }
                     int c = c0;
-                    for (; c + 8 <= c1; c += 8) {
-                        carafeTile8(d, (b * C + c) * dPlane + X, dPlane, dw, Y / s - r, ky0, ky1, k, s, kArr, kOff, kStride, kFull,
-                                self, selfScale, carafeScale, out, (b * C + c) * outPlane + Y * W + X, outPlane, remaining);
+                    for (; plain && full && c + 8 <= c1; c += 8) {
+                        carafeTile8(d, (b * C + c) * dPlane + X, dPlane, dw, Y / s - r, ky0, ky1, k, s, kArr, kOff, kStride,
+                                out, (b * C + c) * outPlane + Y * W + X, outPlane);
                     }
                     for (; c + 4 <= c1; c += 4) {
                         carafeTile4(d, (b * C + c) * dPlane + X, dPlane, dw, Y / s - r, ky0, ky1, k, s, kArr, kOff, kStride, kFull,
@@ -431,19 +432,20 @@ final class VectorKernels {
         finish(a3, self, selfScale, carafeScale, out, ob + 3 * outPlane, full, m);
     }
 
-    /** Eight channels: eight independent accumulator chains keep both FMA pipes busy. */
+    /**
+     * Eight channels of a plain CARAFE (no residual), full vectors only: eight independent accumulator chains keep
+     * both FMA pipes busy. Kept free of helper calls so that C2 compiles it within its inlining budget (a vector
+     * passed to a non-inlined call is boxed).
+     */
     private static void carafeTile8(float[] d, int db, int dPlane, int dw, int sy0, int ky0, int ky1, int k, int s,
-                                    float[] kArr, int kOff, int kStride, boolean kFull,
-                                    float[] self, float selfScale, float carafeScale, float[] out, int ob, int outPlane, int remaining) {
-        boolean full = remaining >= L;
-        VectorMask<Float> m = S.indexInRange(0, remaining);
+                                    float[] kArr, int kOff, int kStride,
+                                    float[] out, int ob, int outPlane) {
         FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
         for (int ky = ky0; ky < ky1; ky++) {
             int srow = db + (sy0 + ky) * dw;
             int kr = kOff + ky * k * kStride;
             for (int kx = 0; kx < k; kx++) {
-                FloatVector kv = kFull ? FloatVector.fromArray(S, kArr, kr + kx * kStride)
-                        : FloatVector.fromArray(S, kArr, kr + kx * kStride, m);
+                FloatVector kv = FloatVector.fromArray(S, kArr, kr + kx * kStride);
                 int so = srow + kx * s;
                 a0 = FloatVector.fromArray(S, d, so).fma(kv, a0);
                 a1 = FloatVector.fromArray(S, d, so + dPlane).fma(kv, a1);
@@ -455,14 +457,14 @@ final class VectorKernels {
                 a7 = FloatVector.fromArray(S, d, so + 7 * dPlane).fma(kv, a7);
             }
         }
-        finish(a0, self, selfScale, carafeScale, out, ob, full, m);
-        finish(a1, self, selfScale, carafeScale, out, ob + outPlane, full, m);
-        finish(a2, self, selfScale, carafeScale, out, ob + 2 * outPlane, full, m);
-        finish(a3, self, selfScale, carafeScale, out, ob + 3 * outPlane, full, m);
-        finish(a4, self, selfScale, carafeScale, out, ob + 4 * outPlane, full, m);
-        finish(a5, self, selfScale, carafeScale, out, ob + 5 * outPlane, full, m);
-        finish(a6, self, selfScale, carafeScale, out, ob + 6 * outPlane, full, m);
-        finish(a7, self, selfScale, carafeScale, out, ob + 7 * outPlane, full, m);
+        a0.intoArray(out, ob);
+        a1.intoArray(out, ob + outPlane);
+        a2.intoArray(out, ob + 2 * outPlane);
+        a3.intoArray(out, ob + 3 * outPlane);
+        a4.intoArray(out, ob + 4 * outPlane);
+        a5.intoArray(out, ob + 5 * outPlane);
+        a6.intoArray(out, ob + 6 * outPlane);
+        a7.intoArray(out, ob + 7 * outPlane);
     }
 
     private static void carafeTile1(float[] d, int db, int dw, int sy0, int ky0, int ky1, int k, int s,

@@ -138,16 +138,19 @@ class CpuKernelsTest {
 
     @Test
     void offsetCombinationPixelUnshufflesTheHrConvolution() {
-        int g = 1, h = 1, w = 2;                        // hr convs: 2 channels at 2x4
-        float[] hrOff = new float[2 * 8];
-        for (int i = 0; i < hrOff.length; i++) hrOff[i] = i;
-        float[] zeros8 = new float[8 * 2], hrScale = new float[2 * 8], delta = new float[8 * 2];
-        float[] initPos = new float[8];
-        CpuKernels.combineOffsets(PAR, zeros8, zeros8, hrOff, hrScale, initPos, 1, g, h, w, delta);
+        int g = 1, h = 1, w = 2;                        // hr conv: offsets (2 ch) then scales (2 ch) at 2x4
+        float[] hrConv = new float[4 * 8];
+        for (int i = 0; i < 16; i++) hrConv[i] = i;     // offsets; scales stay 0 -> sigmoid = 0.5
+        float[] lrConv = new float[16 * 2], delta = new float[8 * 2], initPos = new float[8];
+        CpuKernels.combineOffsets(PAR, lrConv, hrConv, initPos, 1, g, h, w, delta);
         // delta[q = c*4 + i*2 + j, 0, x] = 0.5 * hrOff[c, i, 2x + j]
         for (int c = 0; c < 2; c++) for (int i = 0; i < 2; i++) for (int j = 0; j < 2; j++) for (int x = 0; x < 2; x++) {
-            assertEquals(0.5f * hrOff[c * 8 + i * 4 + 2 * x + j], delta[(c * 4 + i * 2 + j) * 2 + x], EPS);
+            assertEquals(0.5f * hrConv[c * 8 + i * 4 + 2 * x + j], delta[(c * 4 + i * 2 + j) * 2 + x], EPS);
         }
+        // the LR direct-scale half: a large scale saturates the sigmoid to 1
+        java.util.Arrays.fill(lrConv, 16, 32, 50f);
+        CpuKernels.combineOffsets(PAR, lrConv, hrConv, initPos, 1, g, h, w, delta);
+        assertEquals(hrConv[1 * 8 + 1 * 4 + 2 + 1], delta[(1 * 4 + 1 * 2 + 1) * 2 + 1], EPS);
     }
 
     @Test
