@@ -2,6 +2,7 @@ package io.freqfusion.serve;
 
 import io.freqfusion.model.FusionModel;
 import io.freqfusion.serve.InferenceException.Kind;
+import io.freqfusion.serve.admission.MemoryBudget;
 import io.freqfusion.serve.metrics.ServeMetrics;
 import io.freqfusion.serve.repository.ModelRepository;
 import io.freqfusion.serve.repository.ModelState;
@@ -23,6 +24,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import java.util.regex.Pattern;
 
 /**
  * The protocol-neutral part of inference shared by REST and gRPC: resolve the model, validate every input against
@@ -38,16 +41,22 @@ public class InferenceService {
      */
     public record InputTensor(String name, String datatype, long[] shape, float[] values, ByteBuffer raw) {}
 
+    /** Model names: as the repository's folder names (no '/', no leading '.', so never a path). */
+    public static final Pattern MODEL_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,127}");
+
     @Inject
     ModelRepository repository;
     @Inject
     ServeConfig config;
     @Inject
     ServeMetrics metrics;
+    @Inject
+    MemoryBudget budget;
 
     public ModelRepository repository() { return repository; }
     public ServeConfig config() { return config; }
     public ServeMetrics metrics() { return metrics; }
+    public MemoryBudget budget() { return budget; }
 
     /** The model tag for metrics: the name if it is a configured model, else {@link ServeMetrics#UNKNOWN_MODEL}. */
     public String metricModel(String name) {
@@ -56,6 +65,10 @@ public class InferenceService {
 
     /** The model if it exists (404 otherwise), whatever its state. Version: null/empty or "1". */
     public ServedModel find(String name, String version) {
+        if (name != null && !name.isEmpty() && (!MODEL_NAME.matcher(name).matches() || name.contains(".."))) {
+            throw InferenceException.invalid("invalid model name (letters, digits, '_', '.', '-'; at most 128; no '..')");
+        }
+        if (version != null && version.length() > 32) throw InferenceException.invalid("invalid model version");
         ServedModel m = name == null || name.isEmpty() ? null : repository.get(name);
         if (m == null) {
             throw new InferenceException(Kind.NOT_FOUND, "unknown model '" + (name == null ? "" : name) + "' (available: " + repository.names() + ")");
@@ -81,6 +94,16 @@ public class InferenceService {
      * against the limits and the model before any tensor is decoded or allocated.
      */
     public InferenceJob prepare(ServedModel served, List<InputTensor> inputs, List<String> requestedOutputs) {
+        return prepare(served, inputs, requestedOutputs, null, o -> false, null);
+    }
+
+    /**
+     * As {@link #prepare(ServedModel, List, List)}, and reserves the request's working set (decoded inputs, outputs
+     * encoded as {@code binaryOutput} says) on {@code ticket} before anything is decoded: 429 (retry) or 413 (never
+     * fits) when the admission budget cannot hold it.
+     */
+    public InferenceJob prepare(ServedModel served, List<InputTensor> inputs, List<String> requestedOutputs,
+                                MemoryBudget.Ticket ticket, Predicate<String> binaryOutput, String requestId) {
         FusionModel model = served.model();
         List<String> names = model.inputNames();
         Map<String, InputTensor> byName = new LinkedHashMap<>();
@@ -111,9 +134,11 @@ public class InferenceService {
             for (long d : s) {
                 if (d < 1) throw InferenceException.invalid("input '" + n + "': shape " + Arrays.toString(s) + " has a dimension < 1");
             }
-            if (s[2] > limits.maxSpatial() || s[3] > limits.maxSpatial()) {
+            int maxSpatial = served.maxSpatial() > 0 ? Math.min(served.maxSpatial(), limits.maxSpatial()) : limits.maxSpatial();
+            if (s[2] > maxSpatial || s[3] > maxSpatial) {
                 throw new InferenceException(Kind.TOO_LARGE, "input '" + n + "': spatial size " + s[2] + "x" + s[3]
-                        + " exceeds the limit " + limits.maxSpatial() + " (freqfusion.limits.max-spatial)");
+                        + " exceeds the limit " + maxSpatial + (served.maxSpatial() > 0 && served.maxSpatial() < limits.maxSpatial()
+                        ? " (the model's max_spatial)" : " (freqfusion.limits.max-spatial)"));
             }
             if (s[0] > served.maxBatchSize()) {
                 throw InferenceException.invalid("input '" + n + "': batch size " + s[0] + " exceeds the model's max_batch_size " + served.maxBatchSize());
@@ -143,12 +168,22 @@ public class InferenceService {
             shapes.put(n, new int[] {(int) s[0], (int) s[1], (int) s[2], (int) s[3]});
             types.put(n, dt);
         }
+        Map<String, int[]> outShapes;
         try {
-            model.outputShapes(shapes); // channels, hr = 2 x lr, batch agreement... (ShapeException names the tensor)
+            outShapes = model.outputShapes(shapes); // channels, hr = 2 x lr, batch agreement... (ShapeException names the tensor)
         } catch (IllegalArgumentException e) {
             throw InferenceException.invalid(e.getMessage());
         }
         List<String> outs = outputs(served, requestedOutputs);
+        if (ticket != null) {
+            // the working set, before anything is decoded: inputs, every output the forward computes, the encoded ones
+            long cost = MemoryBudget.inputBytes(totalElements);
+            for (var e : outShapes.entrySet()) {
+                long numel = Tensor.numel(e.getValue());
+                cost = sat(cost, outs.contains(e.getKey()) ? MemoryBudget.outputBytes(numel, binaryOutput.test(e.getKey())) : MemoryBudget.mul(numel, 8));
+            }
+            ticket.reserve(cost, "the request (" + totalElements + " input elements)");
+        }
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         for (String n : names) {
             InputTensor t = byName.get(n);
@@ -161,7 +196,12 @@ public class InferenceService {
             checkFinite(n, data);
             tensors.put(n, new Tensor(s, data));
         }
-        return new InferenceJob(tensors, outs);
+        return new InferenceJob(tensors, outs, requestId);
+    }
+
+    private static long sat(long a, long b) {
+        long r = a + b;
+        return r < 0 ? Long.MAX_VALUE : r;
     }
 
     /** Submits to the model's batcher (QUEUE_FULL at once if full); the future fails with a TimeoutException after {@code timeout}. */

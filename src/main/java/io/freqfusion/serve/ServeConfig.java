@@ -51,6 +51,39 @@ public interface ServeConfig {
 
     Warmup warmup();
 
+    Auth auth();
+
+    Recovery recovery();
+
+    /**
+     * Backend to fall back to when a model's backend fails a forward (e.g. "cpu" for a GPU model): the failed batch is
+     * re-run on it and the model keeps serving there. Absent: the failed requests get 503 and the model is UNAVAILABLE
+     * until a recovery probe succeeds.
+     */
+    Optional<String> fallbackBackend();
+
+    /** On shutdown: how long admitted requests may take to finish before the rest are failed (503). */
+    @WithDefault("10s")
+    Duration drainTimeout();
+
+    interface Auth {
+        /** Bearer token required on the inference and admin endpoints (REST and gRPC). Absent (and no token-file): no authentication. */
+        Optional<String> token();
+
+        /** File holding the token (first line, trimmed), e.g. a mounted Kubernetes secret; read at startup. */
+        Optional<Path> tokenFile();
+
+        /** Also require the token on /q/metrics (health endpoints stay open for probes). */
+        @WithDefault("false")
+        boolean protectMetrics();
+    }
+
+    interface Recovery {
+        /** After a backend failure, probe the model (one warm-up forward) this often until it succeeds; then it is READY again. */
+        @WithDefault("2s")
+        Duration interval();
+    }
+
     interface Cpu {
         /** Worker threads of the CPU backend; 0 = one per available processor. */
         @WithDefault("0")
@@ -59,12 +92,24 @@ public interface ServeConfig {
 
     interface Limits {
         /** Largest request body (REST) or message (gRPC), bytes. Keep quarkus.http.limits.max-body-size in step (it is by default). */
-        @WithDefault("268435456")
+        @WithDefault("67108864")
         long maxBodyBytes();
 
         /** Largest number of tensor elements in one request, all inputs together. */
-        @WithDefault("67108864")
+        @WithDefault("16777216")
         long maxTensorElements();
+
+        /**
+         * Admission budget: bytes that admitted requests (bodies, decoded inputs, outputs, encoded responses; queued and
+         * running together) may hold at once; a request that does not fit gets 429 / RESOURCE_EXHAUSTED with Retry-After.
+         * 0 = {@code max-inflight-heap-fraction} of the maximum heap.
+         */
+        @WithDefault("0")
+        long maxInflightBytes();
+
+        /** Fraction of the maximum heap (Runtime.maxMemory) used as the admission budget when max-inflight-bytes is 0. */
+        @WithDefault("0.5")
+        double maxInflightHeapFraction();
 
         /** Upper bound of any model's max_batch_size (larger configured values are clamped). */
         @WithDefault("64")

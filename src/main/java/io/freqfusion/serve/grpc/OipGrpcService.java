@@ -5,6 +5,8 @@ import com.google.protobuf.UnsafeByteOperations;
 import io.freqfusion.serve.InferenceException;
 import io.freqfusion.serve.InferenceService;
 import io.freqfusion.serve.InferenceService.InputTensor;
+import io.freqfusion.serve.admission.MemoryBudget;
+import io.freqfusion.serve.rest.HttpGate;
 import io.freqfusion.serve.grpc.v2.GRPCInferenceService;
 import io.freqfusion.serve.grpc.v2.InferParameter;
 import io.freqfusion.serve.grpc.v2.InferTensorContents;
@@ -108,7 +110,13 @@ public class OipGrpcService implements GRPCInferenceService {
     public Uni<ModelInferResponse> modelInfer(ModelInferRequest request) {
         RequestRecorder rec = new RequestRecorder(service.metrics(), ServeMetrics.GRPC, service.metricModel(request.getModelName()),
                 request.getSerializedSize());
+        // the ticket GrpcGate opened when the message arrived (released when the call ends)
+        MemoryBudget.Ticket gate = GrpcGate.TICKET_CTX.get();
+        MemoryBudget.Ticket ticket = gate != null ? gate : service.budget().open();
+        String requestId = GrpcGate.REQUEST_ID_CTX.get();
+        if (requestId != null) org.jboss.logging.MDC.put(HttpGate.MDC_KEY, requestId);
         try {
+            if (gate == null) ticket.reserve(MemoryBudget.GRPC_MESSAGE_FACTOR * (long) request.getSerializedSize(), "the request message");
             ServedModel m = service.resolve(request.getModelName(), request.getModelVersion());
             boolean raw = request.getRawInputContentsCount() > 0;
             if (raw && request.getRawInputContentsCount() != request.getInputsCount()) {
@@ -135,6 +143,11 @@ public class OipGrpcService implements GRPCInferenceService {
                             + c.getUint64ContentsCount() + c.getFp64ContentsCount() + c.getBytesContentsCount() > 0) {
                         throw InferenceException.invalid(label + ": datatype " + t.getDatatype() + " is not supported; send FP32 in contents.fp32_contents");
                     }
+                    if (c.getFp32ContentsCount() > service.config().limits().maxTensorElements()) {
+                        throw new InferenceException(InferenceException.Kind.TOO_LARGE, label + ": " + c.getFp32ContentsCount()
+                                + " fp32_contents exceed the limit of " + service.config().limits().maxTensorElements()
+                                + " elements (freqfusion.limits.max-tensor-elements)");
+                    }
                     float[] v = new float[c.getFp32ContentsCount()];
                     for (int k = 0; k < v.length; k++) v[k] = c.getFp32Contents(k);
                     inputs.add(new InputTensor(t.getName(), t.getDatatype(), shape, v, null));
@@ -144,7 +157,7 @@ public class OipGrpcService implements GRPCInferenceService {
             for (ModelInferRequest.InferRequestedOutputTensor o : request.getOutputsList()) names.add(o.getName());
             InferParameter force = request.getParametersMap().get("binary_data_output");
             boolean rawOut = force != null && force.hasBoolParam() ? force.getBoolParam() : raw;
-            InferenceJob job = service.prepare(m, inputs, names);
+            InferenceJob job = service.prepare(m, inputs, names, ticket, o -> true, requestId);
             Duration timeout = null;
             Deadline deadline = Context.current().getDeadline();
             if (deadline != null) timeout = Duration.ofMillis(Math.max(1, deadline.timeRemaining(TimeUnit.MILLISECONDS)));
@@ -158,12 +171,16 @@ public class OipGrpcService implements GRPCInferenceService {
                 rec.ok(resp.getSerializedSize());
                 return resp;
             }, Infrastructure.getDefaultWorkerPool());
+            if (gate == null) future.whenComplete((r, t) -> ticket.close());
             return Uni.createFrom().completionStage(future).onFailure().transform(t ->
                     t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t);
         } catch (RuntimeException e) {
+            if (gate == null) ticket.close();
             InferenceException ie = InferenceException.of(e);
             rec.failed(ie, 0);
             return Uni.createFrom().failure(status(ie));
+        } finally {
+            if (requestId != null) org.jboss.logging.MDC.remove(HttpGate.MDC_KEY);
         }
     }
 
@@ -197,6 +214,10 @@ public class OipGrpcService implements GRPCInferenceService {
 
     static io.grpc.StatusRuntimeException status(InferenceException e) {
         if (e.kind() == InferenceException.Kind.INTERNAL) LOG.error("inference failed: " + e.getMessage(), e.getCause());
-        return Status.fromCode(e.kind().grpcCode).withDescription(e.getMessage()).asRuntimeException();
+        io.grpc.Metadata trailers = new io.grpc.Metadata();
+        if (e.kind() == InferenceException.Kind.QUEUE_FULL || e.kind() == InferenceException.Kind.UNAVAILABLE) {
+            trailers.put(GrpcGate.RETRY_AFTER, "1");
+        }
+        return Status.fromCode(e.kind().grpcCode).withDescription(e.getMessage()).asRuntimeException(trailers);
     }
 }

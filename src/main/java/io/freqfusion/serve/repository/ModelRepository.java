@@ -47,7 +47,7 @@ public class ModelRepository {
     private static final Logger LOG = Logger.getLogger(ModelRepository.class);
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,127}");
     /** Keys of config.json that configure the service, not the FreqFusion modules. */
-    static final List<String> SERVICE_KEYS = List.of("max_batch_size", "backend", "max_queue_delay_ms", "queue_capacity");
+    static final List<String> SERVICE_KEYS = List.of("max_batch_size", "backend", "max_queue_delay_ms", "queue_capacity", "max_spatial");
     private static final long MAX_CONFIG_BYTES = 1 << 20;
     /** Built-in models: name, topology, channels, levels. */
     private static final long BUILT_IN_SEED = 0;
@@ -61,6 +61,10 @@ public class ModelRepository {
     private final Map<String, Backend> backends = new ConcurrentHashMap<>();
     private volatile boolean loadingDone;
     private volatile Thread loader;
+    private volatile boolean draining;
+    private final java.util.Set<String> recovering = ConcurrentHashMap.newKeySet();
+    private final java.util.concurrent.ScheduledExecutorService recovery = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+            r -> Thread.ofPlatform().name("freqfusion-recovery").daemon(true).unstarted(r));
 
     /** How to obtain one model: its FusionModel and the service options of its config. */
     private interface Source {
@@ -71,8 +75,10 @@ public class ModelRepository {
 
     /** Keys of this service under freqfusion.* (anything else is reported, as it is likely a typo). */
     private static final Pattern KNOWN_KEYS = Pattern.compile("freqfusion\\.(models-dir|backend|backend-options\\..+|cpu\\.threads|max-batch-size"
-            + "|max-queue-delay|queue-capacity|request-timeout|strict-readiness|limits\\.(max-body-bytes|max-tensor-elements|max-batch|max-spatial)"
-            + "|warmup\\.(enabled|size)|golden\\.dir|tornado\\..+)");
+            + "|max-queue-delay|queue-capacity|request-timeout|strict-readiness"
+            + "|limits\\.(max-body-bytes|max-tensor-elements|max-batch|max-spatial|max-inflight-bytes|max-inflight-heap-fraction)"
+            + "|auth\\.(token|token-file|protect-metrics)|recovery\\.interval|fallback-backend|drain-timeout"
+            + "|warmup\\.(enabled|size)|golden\\.dir|fuzz\\..+|tornado\\..+)");
 
     void onStart(@Observes StartupEvent event) {
         for (String key : org.eclipse.microprofile.config.ConfigProvider.getConfig().getPropertyNames()) {
@@ -130,16 +136,33 @@ public class ModelRepository {
     }
 
     void onStop(@Observes ShutdownEvent event) {
-        Thread l = loader;
-        if (l != null) l.interrupt();
-        for (ServedModel m : all()) {
-            if (m.batcher() != null) m.batcher().shutdown(5_000);
-        }
+        drain(config.drainTimeout());
+        recovery.shutdownNow();
         for (ServedModel m : all()) {
             if (m.runner() != null) m.runner().close();
         }
         backends.values().forEach(Backend::close);
     }
+
+    /**
+     * Graceful shutdown: every model stops admitting (new requests get 503 UNAVAILABLE "shutting down"), admitted ones
+     * (queued and computing) finish within {@code timeout}, then the rest fail with 503 and the batchers stop. Idempotent.
+     */
+    public void drain(Duration timeout) {
+        draining = true;
+        Thread l = loader;
+        if (l != null) l.interrupt();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        List<Batcher> batchers = new ArrayList<>();
+        for (ServedModel m : all()) if (m.batcher() != null) batchers.add(m.batcher());
+        batchers.forEach(Batcher::stopAccepting);
+        int waiting = batchers.stream().mapToInt(Batcher::inflight).sum();
+        if (waiting > 0) LOG.infof("shutdown: draining %d request(s) in flight (up to %d ms)", waiting, timeout.toMillis());
+        for (Batcher b : batchers) b.shutdown(Math.max(0, (deadline - System.nanoTime()) / 1_000_000));
+    }
+
+    /** Whether shutdown has begun. */
+    public boolean draining() { return draining; }
 
     public Collection<ServedModel> all() {
         synchronized (models) {
@@ -188,6 +211,12 @@ public class ModelRepository {
                     ? Math.round(number(svc, "max_queue_delay_ms").doubleValue() * 1e6) : config.maxQueueDelay().toNanos();
             if (delayNanos < 0) throw new ConfigException("max_queue_delay_ms must not be negative");
             Batcher batcher = new Batcher(m.name(), runner, maxBatch, delayNanos, queueCapacity(svc), metrics);
+            batcher.onFailure((b, t) -> backendFailed(m, b, t));
+            if (svc.containsKey("max_spatial")) {
+                int ms = number(svc, "max_spatial").intValue();
+                if (ms < 1) throw new ConfigException("max_spatial must be at least 1, got " + ms);
+                m.maxSpatial(ms);
+            }
             batcher.start();
             double secs = (System.nanoTime() - t0) / 1e9;
             m.ready(l.model(), runner, batcher, backend.name(), maxBatch, secs);
@@ -201,6 +230,65 @@ public class ModelRepository {
             LOG.errorf("model '%s' (%s) UNAVAILABLE: %s", m.name(), m.source(), reason);
             if (!(t instanceof IllegalArgumentException || t instanceof IOException)) LOG.debug("model load failure", t);
         }
+    }
+
+    /**
+     * A backend failure on model {@code m} (batcher thread). With freqfusion.fallback-backend set (and different from the
+     * failed one): a runner on the fallback backend, on which the model keeps serving. Otherwise the model becomes
+     * UNAVAILABLE (readiness goes down) and a recovery probe is scheduled; null.
+     */
+    private FusionRunner backendFailed(ServedModel m, Batcher b, Throwable t) {
+        String failed = b.runner().backend().name();
+        String fb = config.fallbackBackend().filter(s -> !s.isBlank()).orElse(null);
+        if (fb != null && !fb.equals(failed)) {
+            try {
+                Backend backend = backend(fb);
+                FusionRunner r = new FusionRunner(m.model(), backend);
+                b.retire(b.runner());
+                m.fellBack(r, backend.name());
+                LOG.warnf("model '%s': backend %s failed (%s); falling back to %s", m.name(), failed, t, backend.name());
+                return r;
+            } catch (RuntimeException e) {
+                LOG.errorf(e, "model '%s': cannot create the fallback backend %s", m.name(), fb);
+            }
+        }
+        if (m.state() == ModelState.READY) {
+            m.failed("backend " + failed + " failed: " + t.getClass().getSimpleName() + (t.getMessage() == null ? "" : ": " + t.getMessage())
+                    + " (recovering)");
+            LOG.errorf("model '%s' UNAVAILABLE after a backend failure; probing every %d ms", m.name(), config.recovery().interval().toMillis());
+        }
+        scheduleRecovery(m);
+        return null;
+    }
+
+    private void scheduleRecovery(ServedModel m) {
+        if (draining || !recovering.add(m.name())) return;
+        try {
+            recovery.schedule(() -> probe(m), Math.max(1, config.recovery().interval().toMillis()), java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            recovering.remove(m.name());
+        }
+    }
+
+    /** Re-prepares the model on its backend (a fresh runner: plans and device state rebuilt) and runs a warm-up forward. */
+    private void probe(ServedModel m) {
+        recovering.remove(m.name());
+        if (draining) return;
+        Batcher b = m.batcher();
+        FusionRunner fresh = new FusionRunner(m.model(), b.runner().backend());
+        try {
+            warmUp(m.name(), fresh);
+        } catch (Throwable t) {
+            fresh.close();
+            LOG.warnf("model '%s': recovery probe failed (%s); retrying", m.name(), t.toString());
+            scheduleRecovery(m);
+            return;
+        }
+        FusionRunner old = b.runner();
+        b.runner(fresh);
+        b.retire(old);
+        m.recovered(fresh);
+        LOG.infof("model '%s' READY again: recovery probe on backend %s succeeded", m.name(), fresh.backend().name());
     }
 
     private Loaded fromFolder(Path dir) throws IOException {

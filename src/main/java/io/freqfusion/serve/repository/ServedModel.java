@@ -26,12 +26,41 @@ public final class ServedModel {
     private volatile Batcher batcher;
     private volatile String backendName;
     private volatile int maxBatchSize;
+    private volatile int maxSpatial;
     private volatile double loadSeconds = Double.NaN;
     private volatile List<TensorInfo> inputs = List.of(), outputs = List.of();
 
     ServedModel(String name, String source) {
         this.name = name;
         this.source = source;
+    }
+
+    /** A READY model outside any repository (tools and tests: validation without a batcher). */
+    public static ServedModel of(String name, FusionModel model, int maxBatchSize) {
+        ServedModel m = new ServedModel(name, "test");
+        m.ready(model, null, null, "none", maxBatchSize, 0);
+        return m;
+    }
+
+    void maxSpatial(int v) { this.maxSpatial = v; }
+
+    /** The backend failed: not ready until a probe succeeds (the runner and batcher stay, to be re-prepared). */
+    void failed(String reason) {
+        this.reason = reason;
+        this.state = ModelState.UNAVAILABLE;
+    }
+
+    /** A probe on a re-prepared runner succeeded. */
+    void recovered(FusionRunner runner) {
+        this.runner = runner;
+        this.reason = null;
+        this.state = ModelState.READY;
+    }
+
+    /** Now served by the fallback backend. */
+    void fellBack(FusionRunner runner, String backendName) {
+        this.runner = runner;
+        this.backendName = backendName;
     }
 
     public String name() { return name; }
@@ -45,6 +74,8 @@ public final class ServedModel {
     public Batcher batcher() { return batcher; }
     public String backendName() { return backendName; }
     public int maxBatchSize() { return maxBatchSize; }
+    /** The model's own max_spatial (config.json), 0 = the global limit only. */
+    public int maxSpatial() { return maxSpatial; }
     public double loadSeconds() { return loadSeconds; }
     public List<TensorInfo> inputs() { return inputs; }
     public List<TensorInfo> outputs() { return outputs; }

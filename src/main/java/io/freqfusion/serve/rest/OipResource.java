@@ -2,6 +2,7 @@ package io.freqfusion.serve.rest;
 
 import io.freqfusion.serve.InferenceException;
 import io.freqfusion.serve.InferenceService;
+import io.freqfusion.serve.admission.MemoryBudget;
 import io.freqfusion.serve.metrics.RequestRecorder;
 import io.freqfusion.serve.metrics.ServeMetrics;
 import io.freqfusion.serve.repository.ServedModel;
@@ -16,6 +17,8 @@ import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
+import io.vertx.ext.web.RoutingContext;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import org.eclipse.microprofile.openapi.annotations.Operation;
@@ -127,8 +130,8 @@ public class OipResource {
     @APIResponse(responseCode = "504", description = "request timed out")
     public CompletionStage<Response> infer(@PathParam("model") String model,
                                            @Parameter(description = "length of the JSON header when binary tensor data follows")
-                                           @HeaderParam(HEADER_LENGTH) String headerLength, byte[] body) {
-        return doInfer(model, null, headerLength, body);
+                                           @HeaderParam(HEADER_LENGTH) String headerLength, @Context RoutingContext rc, byte[] body) {
+        return doInfer(model, null, headerLength, body, rc);
     }
 
     @POST
@@ -138,8 +141,8 @@ public class OipResource {
     @Blocking
     @Operation(summary = "Inference on a model version")
     public CompletionStage<Response> inferVersion(@PathParam("model") String model, @PathParam("version") String version,
-                                                  @HeaderParam(HEADER_LENGTH) String headerLength, byte[] body) {
-        return doInfer(model, version, headerLength, body);
+                                                  @HeaderParam(HEADER_LENGTH) String headerLength, @Context RoutingContext rc, byte[] body) {
+        return doInfer(model, version, headerLength, body, rc);
     }
 
     private Response metadata(String name, String version) {
@@ -164,10 +167,15 @@ public class OipResource {
         }
     }
 
-    private CompletionStage<Response> doInfer(String model, String version, String headerLength, byte[] body) {
+    private CompletionStage<Response> doInfer(String model, String version, String headerLength, byte[] body, RoutingContext rc) {
         byte[] b = body == null ? new byte[0] : body;
         RequestRecorder rec = new RequestRecorder(service.metrics(), ServeMetrics.REST, service.metricModel(model), b.length);
+        // the ticket opened by HttpGate before the body was read (released when the response is written)
+        MemoryBudget.Ticket gate = rc == null ? null : rc.get(HttpGate.TICKET);
+        MemoryBudget.Ticket ticket = gate != null ? gate : service.budget().open();
+        String requestId = rc == null ? null : rc.get(HttpGate.REQUEST_ID);
         try {
+            if (gate == null) ticket.reserve(MemoryBudget.REST_BODY_FACTOR * (long) b.length, "the request body");
             ServedModel m = service.resolve(model, version);
             OipRestCodec.Request req = OipRestCodec.parse(b, headerLength, service.config().limits().maxTensorElements());
             List<String> names = new ArrayList<>();
@@ -176,10 +184,11 @@ public class OipResource {
                 names.add(o.name());
                 if (o.binary() != null) binaryFlags.put(o.name(), o.binary());
             }
-            InferenceJob job = service.prepare(m, req.inputs(), names);
+            InferenceJob job = service.prepare(m, req.inputs(), names, ticket,
+                    o -> binaryFlags.getOrDefault(o, req.binaryOutputDefault()), requestId);
             Set<String> binary = new LinkedHashSet<>();
             for (String o : job.outputs()) if (binaryFlags.getOrDefault(o, req.binaryOutputDefault())) binary.add(o);
-            return service.submit(m, job, null).handleAsync((out, err) -> {
+            CompletionStage<Response> result = service.submit(m, job, null).handleAsync((out, err) -> {
                 if (err != null) return failed(rec, InferenceException.of(err));
                 try {
                     OipRestCodec.Encoded enc = OipRestCodec.encode(m.name(), ServedModel.VERSION, req.id(), out, job.outputs(), binary);
@@ -195,7 +204,10 @@ public class OipResource {
                     return failed(rec, InferenceException.of(e));
                 }
             }, Infrastructure.getDefaultWorkerPool());
+            if (gate == null) result = result.whenComplete((r, t) -> ticket.close());
+            return result;
         } catch (RuntimeException e) {
+            if (gate == null) ticket.close();
             return CompletableFuture.completedFuture(failed(rec, InferenceException.of(e)));
         }
     }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import io.freqfusion.serve.InferenceException;
 import io.freqfusion.serve.InferenceException.Kind;
@@ -29,7 +30,16 @@ import java.util.Map;
  * <p>Nothing is allocated from a length field before it is checked against the body actually received.
  */
 public final class OipRestCodec {
-    private static final JsonFactory JSON = JsonFactory.builder().enable(StreamReadFeature.USE_FAST_DOUBLE_PARSER).build();
+    /**
+     * Strict JSON: duplicate keys rejected, NaN / Infinity literals rejected (Jackson's default), nesting, number and
+     * string lengths bounded (so hostile documents fail fast with a 400 rather than cost time or memory).
+     */
+    private static final JsonFactory JSON = JsonFactory.builder()
+            .enable(StreamReadFeature.USE_FAST_DOUBLE_PARSER)
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(64).maxNumberLength(256)
+                    .maxStringLength(1 << 16).maxNameLength(1 << 12).build())
+            .build();
     private static final int MAX_DEPTH = 16;
 
     private OipRestCodec() {}
@@ -65,7 +75,7 @@ public final class OipRestCodec {
             try {
                 h = Long.parseLong(headerLength.strip());
             } catch (NumberFormatException e) {
-                throw InferenceException.invalid("Inference-Header-Content-Length '" + headerLength + "' is not an integer");
+                throw InferenceException.invalid("Inference-Header-Content-Length '" + abbreviate(headerLength) + "' is not an integer");
             }
             if (h < 2 || h > body.length) {
                 throw InferenceException.invalid("Inference-Header-Content-Length " + h + " is inconsistent with the body of " + body.length + " bytes");
@@ -106,9 +116,13 @@ public final class OipRestCodec {
             JsonToken trailing = p.nextToken();
             if (trailing != null) throw InferenceException.invalid("malformed JSON: unexpected content after the request object");
         } catch (JsonProcessingException e) {
-            throw InferenceException.invalid("malformed JSON: " + e.getOriginalMessage());
+            throw InferenceException.invalid("malformed JSON: " + jsonMessage(e));
         } catch (IOException e) {
             throw InferenceException.invalid("unreadable request body: " + e.getMessage());
+        } catch (InferenceException e) {
+            throw e;
+        } catch (RuntimeException e) { // whatever else a hostile document provokes in the parser is still the client's error
+            throw InferenceException.invalid("malformed JSON: " + e.getClass().getSimpleName());
         }
         if (inputs == null || inputs.isEmpty()) throw InferenceException.invalid("the request has no 'inputs'");
 
@@ -142,6 +156,20 @@ public final class OipRestCodec {
         return new Request(id, out, outputs, binaryDefault);
     }
 
+    /** Jackson's message without the echo of the document, plus where. */
+    private static String jsonMessage(JsonProcessingException e) {
+        String m = String.valueOf(e.getOriginalMessage());
+        if (m.contains("'NaN'") || m.contains("'Infinity'") || m.contains("'+Infinity'") || m.contains("'-Infinity'") || m.contains("'-INF'")
+                || m.contains("'INF'")) {
+            m = "NaN and Infinity literals are not JSON (values must be finite numbers)";
+        }
+        int nl = m.indexOf('\n');
+        if (nl >= 0) m = m.substring(0, nl);
+        if (m.length() > 200) m = m.substring(0, 200) + "...";
+        var loc = e.getLocation();
+        return loc == null || loc.getByteOffset() < 0 ? m : m + " (at byte " + loc.getByteOffset() + ")";
+    }
+
     private static InputBuilder input(JsonParser p, int index, int bodyLen, long maxElements) throws IOException {
         if (p.currentToken() != JsonToken.START_OBJECT) throw InferenceException.invalid("inputs[" + index + "] must be an object");
         InputBuilder b = new InputBuilder();
@@ -151,13 +179,17 @@ public final class OipRestCodec {
             switch (field) {
                 case "name" -> {
                     if (v != JsonToken.VALUE_STRING) throw InferenceException.invalid("inputs[" + index + "].name must be a string");
+                    if (p.getTextLength() > 256) throw InferenceException.invalid("inputs[" + index + "].name is longer than 256 characters");
                     b.name = p.getText();
                 }
                 case "datatype" -> {
                     if (v != JsonToken.VALUE_STRING) throw InferenceException.invalid(b.label() + ": datatype must be a string");
-                    b.datatype = p.getText();
+                    b.datatype = abbreviate(p.getText());
                 }
-                case "shape" -> b.shape = shape(p, b);
+                case "shape" -> {
+                    if (b.shape != null) throw InferenceException.invalid(b.label() + ": shape given twice");
+                    b.shape = shape(p, b);
+                }
                 case "parameters" -> {
                     if (v == JsonToken.VALUE_NULL) break;
                     if (v != JsonToken.START_OBJECT) throw InferenceException.invalid(b.label() + ": parameters must be an object");
@@ -166,7 +198,12 @@ public final class OipRestCodec {
                         JsonToken pv = p.nextToken();
                         if (k.equals("binary_data_size")) {
                             if (pv != JsonToken.VALUE_NUMBER_INT) throw InferenceException.invalid(b.label() + ": binary_data_size must be an integer");
-                            b.binarySize = p.getLongValue();
+                            if (b.binarySize != null) throw InferenceException.invalid(b.label() + ": binary_data_size given twice");
+                            try {
+                                b.binarySize = p.getLongValue();
+                            } catch (IOException e) {
+                                throw InferenceException.invalid(b.label() + ": binary_data_size " + abbreviate(p.getText()) + " is out of range");
+                            }
                         } else {
                             p.skipChildren();
                         }
@@ -192,7 +229,7 @@ public final class OipRestCodec {
             try {
                 s[n++] = p.getLongValue();
             } catch (IOException e) {
-                throw InferenceException.invalid(b.label() + ": shape entry " + p.getText() + " is out of range");
+                throw InferenceException.invalid(b.label() + ": shape entry " + abbreviate(p.getText()) + " is out of range");
             }
         }
         return Arrays.copyOf(s, n);
@@ -233,7 +270,7 @@ public final class OipRestCodec {
 
     private static String describe(JsonToken t, JsonParser p) throws IOException {
         return switch (t) {
-            case VALUE_STRING -> "the string \"" + abbreviate(p.getText()) + "\"";
+            case VALUE_STRING -> "a string"; // never echo tensor content
             case VALUE_TRUE, VALUE_FALSE -> "a boolean";
             case VALUE_NULL -> "null";
             case START_OBJECT -> "an object";
@@ -253,6 +290,7 @@ public final class OipRestCodec {
             switch (field) {
                 case "name" -> {
                     if (v != JsonToken.VALUE_STRING) throw InferenceException.invalid("outputs[" + index + "].name must be a string");
+                    if (p.getTextLength() > 256) throw InferenceException.invalid("outputs[" + index + "].name is longer than 256 characters");
                     name = p.getText();
                 }
                 case "parameters" -> binary = parameters(p, "outputs[" + index + "].parameters", "binary_data", binary);

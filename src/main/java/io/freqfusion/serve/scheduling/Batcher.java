@@ -29,7 +29,8 @@ public final class Batcher {
     private static final Logger LOG = Logger.getLogger(Batcher.class);
 
     private final String model;
-    private final FusionRunner runner;
+    private volatile FusionRunner runner;
+    private volatile FailureHandler onFailure = (b, t) -> null;
     private final int maxBatch;
     private final long maxDelayNanos;
     private final int capacity;
@@ -53,7 +54,37 @@ public final class Batcher {
         this.thread = Thread.ofPlatform().name("freqfusion-batcher-" + model).daemon(true).unstarted(this::loop);
     }
 
+    /**
+     * Called on the compute thread when the backend fails a forward (any failure but a client error). Returns a runner to
+     * re-run the batch on (a fallback backend), or null: the batch's requests fail with 503 (UNAVAILABLE).
+     */
+    public interface FailureHandler {
+        FusionRunner onBackendFailure(Batcher batcher, Throwable failure);
+    }
+
+    public void onFailure(FailureHandler handler) { this.onFailure = handler; }
+
     public void start() { thread.start(); }
+
+    public String model() { return model; }
+
+    public FusionRunner runner() { return runner; }
+
+    /** Swaps the runner (re-prepared after a failure, or a fallback backend); the next batch runs on it. */
+    public void runner(FusionRunner r) { this.runner = r; }
+
+    private final java.util.concurrent.ConcurrentLinkedQueue<FusionRunner> retired = new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+    /** A runner no longer used: closed on the compute thread between batches (never under a running forward). */
+    public void retire(FusionRunner r) {
+        if (r != null) retired.add(r);
+    }
+
+    /** Stops admitting (new requests get UNAVAILABLE); admitted ones still run. */
+    public void stopAccepting() { accepting = false; }
+
+    /** Whether it still admits requests (false once shutdown began). */
+    public boolean accepting() { return accepting; }
 
     public int maxBatch() { return maxBatch; }
     public int capacity() { return capacity; }
@@ -95,6 +126,7 @@ public final class Batcher {
 
     /** Stops accepting, lets queued requests finish for up to {@code drainMillis}, then fails the rest and stops. */
     public void shutdown(long drainMillis) {
+        if (stopped) return;
         accepting = false;
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(drainMillis);
         while (inflight.get() > 0 && System.nanoTime() < deadline) {
@@ -126,11 +158,14 @@ public final class Batcher {
                 if (stopped) return;
                 continue;
             }
+            for (FusionRunner r; (r = retired.poll()) != null; ) {
+                if (r != runner) r.close();
+            }
             if (batch.isEmpty()) continue;
             try {
                 execute(batch);
             } catch (Throwable t) { // never let the compute thread die
-                LOG.errorf(t, "model '%s': batch of %d requests failed", model, batch.size());
+                LOG.errorf(t, "model '%s': batch of %d requests %s failed", model, batch.size(), ids(batch));
                 InferenceException ie = InferenceException.of(t);
                 for (InferenceJob j : batch) j.result().completeExceptionally(ie);
             }
@@ -187,11 +222,34 @@ public final class Batcher {
         Map<String, Tensor> out;
         try {
             out = runner.run(inputs, times);
-        } catch (RuntimeException e) {
-            InferenceException ie = InferenceException.of(e);
-            if (ie.kind() == InferenceException.Kind.INTERNAL) LOG.errorf(e, "model '%s': forward of batch %d failed", model, total);
-            for (InferenceJob j : live) j.result().completeExceptionally(ie);
+        } catch (IllegalArgumentException e) { // a client error the validation did not catch: 400
+            for (InferenceJob j : live) j.result().completeExceptionally(InferenceException.of(e));
             return;
+        } catch (RuntimeException | OutOfMemoryError | StackOverflowError | InternalError e) {
+            LOG.errorf(e, "model '%s': backend failure in a forward of batch %d (requests %s)", model, total, ids(live));
+            FusionRunner fallback = null;
+            try {
+                fallback = onFailure.onBackendFailure(this, e);
+            } catch (RuntimeException h) {
+                LOG.errorf(h, "model '%s': failure handler failed", model);
+            }
+            out = null;
+            if (fallback != null) {
+                try {
+                    runner = fallback;
+                    times = new StageTimes();
+                    out = fallback.run(inputs, times);
+                    LOG.warnf("model '%s': batch %d re-run on the fallback backend %s", model, total, fallback.backend().name());
+                } catch (RuntimeException e2) {
+                    LOG.errorf(e2, "model '%s': the fallback backend failed too", model);
+                }
+            }
+            if (out == null) {
+                InferenceException ie = new InferenceException(InferenceException.Kind.UNAVAILABLE, "model '" + model
+                        + "': backend failure (" + e.getClass().getSimpleName() + "); the model is being recovered, retry later", e);
+                for (InferenceJob j : live) j.result().completeExceptionally(ie);
+                return;
+            }
         }
         metrics.batchSize(model, total);
         metrics.stages(model, times);
@@ -207,6 +265,12 @@ public final class Batcher {
             offset += j.batch();
             j.result().complete(mine);
         }
+    }
+
+    private static String ids(List<InferenceJob> jobs) {
+        StringBuilder sb = new StringBuilder("[");
+        for (InferenceJob j : jobs) sb.append(sb.length() > 1 ? "," : "").append(j.requestId());
+        return sb.append(']').toString();
     }
 
     private static Map<String, Tensor> select(Map<String, Tensor> out, List<String> names) {

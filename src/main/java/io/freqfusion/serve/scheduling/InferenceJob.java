@@ -23,7 +23,12 @@ public final class InferenceJob {
      * @param inputs  validated inputs, in the model's input order
      * @param outputs names of the outputs to return, in response order
      */
-    public InferenceJob(Map<String, Tensor> inputs, List<String> outputs) {
+    private final String requestId;
+
+    public InferenceJob(Map<String, Tensor> inputs, List<String> outputs) { this(inputs, outputs, null); }
+
+    public InferenceJob(Map<String, Tensor> inputs, List<String> outputs, String requestId) {
+        this.requestId = requestId;
         this.inputs = inputs;
         this.outputs = List.copyOf(outputs);
         this.batch = inputs.values().iterator().next().dim(0);
@@ -36,6 +41,8 @@ public final class InferenceJob {
     }
 
     public Map<String, Tensor> inputs() { return inputs; }
+    /** The request id (logs), or null. */
+    public String requestId() { return requestId; }
     public List<String> outputs() { return outputs; }
     public int batch() { return batch; }
     public String shapeKey() { return shapeKey; }
