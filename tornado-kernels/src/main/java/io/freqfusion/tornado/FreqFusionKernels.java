@@ -39,6 +39,39 @@ public final class FreqFusionKernels {
     }
 
     /**
+     * 1x1 convolution, four output channels per work item (co % 4 == 0): every input value is loaded once for four
+     * accumulators (the compressors are the largest per-pixel loops of the forward, spec 9). Same layout as
+     * {@link #conv1x1}; total = B * (co / 4) * n.
+     */
+    public static void conv1x1x4(FloatArray x, FloatArray w, FloatArray bias, FloatArray out, int ci, int co, int n, int total) {
+        int cq = co / 4;
+        for (@Parallel int i = 0; i < total; i++) {
+            int p = i % n;
+            int t = i / n;
+            int o = (t % cq) * 4;
+            int b = t / cq;
+            float a0 = bias.get(o);
+            float a1 = bias.get(o + 1);
+            float a2 = bias.get(o + 2);
+            float a3 = bias.get(o + 3);
+            int xBase = b * ci * n + p;
+            int w0 = o * ci;
+            for (int c = 0; c < ci; c++) {
+                float v = x.get(xBase + c * n);
+                a0 += w.get(w0 + c) * v;
+                a1 += w.get(w0 + ci + c) * v;
+                a2 += w.get(w0 + 2 * ci + c) * v;
+                a3 += w.get(w0 + 3 * ci + c) * v;
+            }
+            int oBase = (b * co + o) * n + p;
+            out.set(oBase, a0);
+            out.set(oBase + n, a1);
+            out.set(oBase + 2 * n, a2);
+            out.set(oBase + 3 * n, a3);
+        }
+    }
+
+    /**
      * k x k cross-correlation with bias, zero padding, stride 1, dilation dil (PyTorch Conv2d; the content encoders
      * E_L, E_H and the offset generator's convs, spec 3 and 6). x: (B, ci, h, w), weight: (co, ci, k, k),
      * out: (B, co, ho, wo) with ho = h + 2 pad - dil (k - 1); total = B * co * ho * wo.

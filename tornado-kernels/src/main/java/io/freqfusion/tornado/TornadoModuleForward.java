@@ -93,8 +93,8 @@ final class TornadoModuleForward implements ModuleForward {
         FloatArray qh = ph;
 
         // compressors: P_h = HC(X_h), P_l = LC(X_l) (spec 3, 4)
-        task(tasks, "compress_hr", Stage.COMPRESS, () -> tg.task(id("compress_hr"), FreqFusionKernels::conv1x1, xh, hcW, hcB, ph, Ch, Cc, nH, B * Cc * nH));
-        task(tasks, "compress_lr", Stage.COMPRESS, () -> tg.task(id("compress_lr"), FreqFusionKernels::conv1x1, xl, lcW, lcB, pl, Cl, Cc, nL, B * Cc * nL));
+        convStage(tasks, tg, "compress_hr", Stage.COMPRESS, xh, hcW, hcB, ph, B, Ch, H, W, Cc, 1, 1, 0);
+        convStage(tasks, tg, "compress_lr", Stage.COMPRESS, xl, lcW, lcB, pl, B, Cl, h, w, Cc, 1, 1, 0);
 
         FloatArray zh = hp ? new FloatArray(B * th * nH) : null;
         if (cfu) {
@@ -257,7 +257,9 @@ final class TornadoModuleForward implements ModuleForward {
     private void convStage(List<Runnable> tasks, TaskGraph tg, String name, Stage stage, FloatArray x, FloatArray wgt, FloatArray bias,
                            FloatArray out, int B, int ci, int h, int w, int co, int k, int dil, int pad) {
         int ho = h + 2 * pad - dil * (k - 1), wo = w + 2 * pad - dil * (k - 1);
-        if (k == 1 && pad == 0) {
+        if (k == 1 && pad == 0 && co % 4 == 0) {
+            task(tasks, name, stage, () -> tg.task(id(name), FreqFusionKernels::conv1x1x4, x, wgt, bias, out, ci, co, h * w, B * (co / 4) * h * w));
+        } else if (k == 1 && pad == 0) {
             task(tasks, name, stage, () -> tg.task(id(name), FreqFusionKernels::conv1x1, x, wgt, bias, out, ci, co, h * w, B * co * h * w));
         } else {
             task(tasks, name, stage, () -> tg.task(id(name), FreqFusionKernels::conv2d, x, wgt, bias, out, ci, h, w, co, k, dil, pad, ho, wo, B * co * ho * wo));
