@@ -181,6 +181,7 @@ public class InferenceService {
             for (var e : outShapes.entrySet()) {
                 long numel = Tensor.numel(e.getValue());
                 cost = sat(cost, outs.contains(e.getKey()) ? MemoryBudget.outputBytes(numel, binaryOutput.test(e.getKey())) : MemoryBudget.mul(numel, 8));
+                cost = sat(cost, MemoryBudget.mul(numel, MemoryBudget.PLAN_BYTES_PER_OUTPUT_ELEMENT));
             }
             ticket.reserve(cost, "the request (" + totalElements + " input elements)");
         }

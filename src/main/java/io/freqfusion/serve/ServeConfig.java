@@ -111,6 +111,13 @@ public interface ServeConfig {
         @WithDefault("0.5")
         double maxInflightHeapFraction();
 
+        /**
+         * Estimated bytes of prepared forwards (per-shape scratch) a model may keep cached between requests; beyond it the
+         * model's cached plans are dropped (re-prepared on next use). 0 = 1/8 of the maximum heap.
+         */
+        @WithDefault("0")
+        long maxPlanCacheBytes();
+
         /** Upper bound of any model's max_batch_size (larger configured values are clamped). */
         @WithDefault("64")
         int maxBatch();

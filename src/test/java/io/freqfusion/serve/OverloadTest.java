@@ -50,5 +50,8 @@ class OverloadTest {
         java.util.Arrays.fill(big, (byte) ' ');
         Response r = given().contentType("application/json").body(big).post("/v2/models/small_c8/infer");
         assertEquals(413, r.statusCode());
+        assertTrue(r.contentType().startsWith("application/json"), r.contentType());
+        assertTrue(r.<String>path("error").contains("exceeds the limit of 1000000 bytes"), r.asString());
+        assertNotNull(r.getHeader("X-Request-Id"));
     }
 }

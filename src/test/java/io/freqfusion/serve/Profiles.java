@@ -80,4 +80,78 @@ public final class Profiles {
             return base(null);
         }
     }
+
+    /** small_c8 on the test-only "faulty" backend; recovery probes every 200 ms. */
+    public static class Faulty implements QuarkusTestProfile {
+        @Override
+        public Map<String, String> getConfigOverrides() {
+            Path repo = TestModels.repo("faulty");
+            TestModels.configAndWeights(repo, "small_c8", "small_c8", Map.of("backend", "faulty"));
+            Map<String, String> m = base(repo);
+            m.put("freqfusion.recovery.interval", "200ms");
+            m.put("freqfusion.max-queue-delay", "0ms");
+            return m;
+        }
+    }
+
+    /** As Faulty, with freqfusion.fallback-backend=cpu. */
+    public static class Fallback implements QuarkusTestProfile {
+        @Override
+        public Map<String, String> getConfigOverrides() {
+            Path repo = TestModels.repo("fallback");
+            TestModels.configAndWeights(repo, "small_c8", "small_c8", Map.of("backend", "faulty"));
+            Map<String, String> m = base(repo);
+            m.put("freqfusion.fallback-backend", "cpu");
+            m.put("freqfusion.max-queue-delay", "0ms");
+            return m;
+        }
+    }
+
+    /** A 2 s batching window so that requests are still queued when the drain starts. */
+    public static class Drain implements QuarkusTestProfile {
+        @Override
+        public Map<String, String> getConfigOverrides() {
+            Path repo = TestModels.repo("drain");
+            TestModels.configAndWeights(repo, "small_c8", "small_c8", Map.of());
+            Map<String, String> m = base(repo);
+            m.put("freqfusion.max-queue-delay", "2s");
+            m.put("freqfusion.max-batch-size", "16");
+            return m;
+        }
+    }
+
+    /** Bearer-token authentication on. */
+    public static class Auth implements QuarkusTestProfile {
+        public static final String TOKEN = "s3cret-t0ken";
+
+        @Override
+        public Map<String, String> getConfigOverrides() {
+            Path repo = TestModels.repo("auth");
+            TestModels.configAndWeights(repo, "small_c8", "small_c8", Map.of());
+            Map<String, String> m = base(repo);
+            m.put("freqfusion.auth.token", TOKEN);
+            return m;
+        }
+    }
+
+    /**
+     * Flood: queue capacity 4 and max batch 2 (capacity 6 requests), an admission budget of 96 MiB, requests of
+     * 640 KiB each reserving ~30 MiB of working set: the budget, not only the queue, bounds memory.
+     */
+    public static class Flood implements QuarkusTestProfile {
+        public static final long BUDGET = 96L << 20;
+
+        @Override
+        public Map<String, String> getConfigOverrides() {
+            Path repo = TestModels.repo("flood");
+            TestModels.configAndWeights(repo, "small_c8", "small_c8", Map.of());
+            Map<String, String> m = base(repo);
+            m.put("freqfusion.queue-capacity", "4");
+            m.put("freqfusion.max-batch-size", "2");
+            m.put("freqfusion.max-queue-delay", "5ms");
+            m.put("freqfusion.limits.max-inflight-bytes", Long.toString(BUDGET));
+            m.put("freqfusion.request-timeout", "60s");
+            return m;
+        }
+    }
 }

@@ -33,6 +33,11 @@ public class MemoryBudget {
     public static final int INPUT_BYTES_PER_ELEMENT = 8;
     /** Per output element returned as JSON numbers: result, batch slice, encoder buffer + its array + the network buffer (<= 16 chars each). */
     public static final int OUTPUT_BYTES_PER_JSON_ELEMENT = 8 + 3 * 16;
+    /**
+     * Per output element of a forward: the backend's scratch for the request's shape (the CPU backend's compressed
+     * features, kernel logits and upsampled features; about 3 floats per output element for C = 8, less for wider models).
+     */
+    public static final int PLAN_BYTES_PER_OUTPUT_ELEMENT = 12;
     /** Per output element returned raw (REST binary extension, gRPC raw or typed contents). */
     public static final int OUTPUT_BYTES_PER_BINARY_ELEMENT = 8 + 4 * 4;
 
@@ -59,6 +64,12 @@ public class MemoryBudget {
     }
 
     public long capacity() { return capacity; }
+
+    /** The cap on a model's cached plans (freqfusion.limits.max-plan-cache-bytes; 0 = 1/8 of the maximum heap). */
+    public long planCacheBytes() {
+        long v = config.limits().maxPlanCacheBytes();
+        return v > 0 ? v : Runtime.getRuntime().maxMemory() / 8;
+    }
 
     public long used() { return used.get(); }
 

@@ -56,6 +56,8 @@ public class ModelRepository {
     ServeConfig config;
     @Inject
     ServeMetrics metrics;
+    @Inject
+    io.freqfusion.serve.admission.MemoryBudget budget;
 
     private final Map<String, ServedModel> models = new LinkedHashMap<>();
     private final Map<String, Backend> backends = new ConcurrentHashMap<>();
@@ -76,7 +78,7 @@ public class ModelRepository {
     /** Keys of this service under freqfusion.* (anything else is reported, as it is likely a typo). */
     private static final Pattern KNOWN_KEYS = Pattern.compile("freqfusion\\.(models-dir|backend|backend-options\\..+|cpu\\.threads|max-batch-size"
             + "|max-queue-delay|queue-capacity|request-timeout|strict-readiness"
-            + "|limits\\.(max-body-bytes|max-tensor-elements|max-batch|max-spatial|max-inflight-bytes|max-inflight-heap-fraction)"
+            + "|limits\\.(max-body-bytes|max-tensor-elements|max-batch|max-spatial|max-inflight-bytes|max-inflight-heap-fraction|max-plan-cache-bytes)"
             + "|auth\\.(token|token-file|protect-metrics)|recovery\\.interval|fallback-backend|drain-timeout"
             + "|warmup\\.(enabled|size)|golden\\.dir|fuzz\\..+|tornado\\..+)");
 
@@ -182,7 +184,7 @@ public class ModelRepository {
 
     /** Server readiness: loading finished and (strict) every model READY. */
     public boolean ready() {
-        if (!loadingDone) return false;
+        if (!loadingDone || draining) return false;
         if (!config.strictReadiness()) return true;
         for (ServedModel m : all()) if (!m.isReady()) return false;
         return true;
@@ -212,6 +214,7 @@ public class ModelRepository {
             if (delayNanos < 0) throw new ConfigException("max_queue_delay_ms must not be negative");
             Batcher batcher = new Batcher(m.name(), runner, maxBatch, delayNanos, queueCapacity(svc), metrics);
             batcher.onFailure((b, t) -> backendFailed(m, b, t));
+            batcher.planCacheCap(budget.planCacheBytes());
             if (svc.containsKey("max_spatial")) {
                 int ms = number(svc, "max_spatial").intValue();
                 if (ms < 1) throw new ConfigException("max_spatial must be at least 1, got " + ms);

@@ -36,6 +36,10 @@ public final class Batcher {
     private final int capacity;
     private final ServeMetrics metrics;
 
+    /** Estimated bytes of the plans the runner has cached, by shape; over {@link #planCacheCap} they are all dropped. */
+    private final Map<String, Long> planBytes = new java.util.HashMap<>();
+    private volatile long planCacheCap = Long.MAX_VALUE;
+
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private final ArrayDeque<InferenceJob> queue = new ArrayDeque<>();
@@ -64,6 +68,21 @@ public final class Batcher {
 
     public void onFailure(FailureHandler handler) { this.onFailure = handler; }
 
+    /** Bound on the estimated bytes of the runner's cached plans (per-shape scratch). */
+    public void planCacheCap(long bytes) { this.planCacheCap = bytes; }
+
+    /** Accounts the plan of this batch's shape; drops every cached plan when the estimate passes the cap (compute thread only). */
+    private void accountPlan(String shapeKey, int batch, long outputElements) {
+        planBytes.putIfAbsent(shapeKey + "#" + batch, outputElements * io.freqfusion.serve.admission.MemoryBudget.PLAN_BYTES_PER_OUTPUT_ELEMENT);
+        long total = 0;
+        for (long b : planBytes.values()) total += b;
+        if (total > planCacheCap || planBytes.size() > 16) {
+            LOG.debugf("model '%s': dropping %d cached plans (~%d MiB)", model, planBytes.size(), total >> 20);
+            runner.close(); // the runner stays usable: plans are prepared again on demand
+            planBytes.clear();
+        }
+    }
+
     public void start() { thread.start(); }
 
     public String model() { return model; }
@@ -81,7 +100,15 @@ public final class Batcher {
     }
 
     /** Stops admitting (new requests get UNAVAILABLE); admitted ones still run. */
-    public void stopAccepting() { accepting = false; }
+    public void stopAccepting() {
+        accepting = false;
+        lock.lock();
+        try {
+            changed.signalAll(); // queued requests run now instead of waiting out their batching window
+        } finally {
+            lock.unlock();
+        }
+    }
 
     /** Whether it still admits requests (false once shutdown began). */
     public boolean accepting() { return accepting; }
@@ -160,6 +187,7 @@ public final class Batcher {
             }
             for (FusionRunner r; (r = retired.poll()) != null; ) {
                 if (r != runner) r.close();
+                planBytes.clear();
             }
             if (batch.isEmpty()) continue;
             try {
@@ -198,7 +226,7 @@ public final class Batcher {
                     size += j.batch();
                 }
                 long waited = System.nanoTime() - head.enqueuedNanos();
-                if (size >= maxBatch || waited >= maxDelayNanos || stopped) {
+                if (size >= maxBatch || waited >= maxDelayNanos || stopped || !accepting) {
                     for (InferenceJob j : batch) queue.remove(j);
                     return batch;
                 }
@@ -253,6 +281,9 @@ public final class Batcher {
         }
         metrics.batchSize(model, total);
         metrics.stages(model, times);
+        long outElements = 0;
+        for (Tensor t : out.values()) outElements += t.size();
+        accountPlan(live.get(0).shapeKey(), total, outElements);
         if (live.size() == 1) {
             InferenceJob j = live.get(0);
             j.result().complete(select(out, j.outputs()));
