@@ -1,11 +1,19 @@
 package io.freqfusion.backend.cpu;
 
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.RecursiveAction;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * The one parallel-for of the CPU backend: splits [0, n) into contiguous ranges run on a fixed
- * ForkJoinPool. Kernels pick the unit of work (a row, a channel block) so that ranges are cache-friendly.
+ * The one parallel-for of the CPU backend: splits [0, n) into contiguous chunks that the calling thread and
+ * {@code threads - 1} resident workers take from a shared counter. Kernels pick the unit of work (a row, a
+ * channel block) so that chunks are cache-friendly.
+ *
+ * <p>Why not a ForkJoinPool: a forward is ~20 short kernels in a row, and a pool whose workers park between
+ * them wakes up late (measured: a 4 ms convolution sometimes ran on one worker only). Here the caller works
+ * too, and idle workers spin briefly before parking, so the next kernel starts on all cores at once.
+ * Calls from different threads are serialised (the kernels use every core anyway); bodies must not call
+ * {@link #forRange} themselves.
  */
 public final class Parallel implements AutoCloseable {
 
@@ -14,57 +22,114 @@ public final class Parallel implements AutoCloseable {
         void run(int from, int to);
     }
 
-    private final ForkJoinPool pool;
+    /** How long an idle worker spins for the next kernel before parking. */
+    private static final long SPIN_NANOS = 200_000;
+
     private final int threads;
+    private final Thread[] workers;
+    private final ReentrantLock lock = new ReentrantLock();
+    private volatile Job job;
+    private volatile boolean closed;
 
     public Parallel(int threads) {
         if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
         this.threads = threads;
-        this.pool = threads == 1 ? null : new ForkJoinPool(threads, p -> {
-            var t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(p);
-            t.setName("freqfusion-cpu-" + t.getPoolIndex());
+        this.workers = new Thread[threads - 1];
+        for (int i = 0; i < workers.length; i++) {
+            Thread t = new Thread(this::workerLoop, "freqfusion-cpu-" + (i + 1));
             t.setDaemon(true);
-            return t;
-        }, null, false);
+            workers[i] = t;
+            t.start();
+        }
     }
 
     public int threads() { return threads; }
 
-    /** Runs body over [0, n), in about 4 ranges per thread (load balance without tiny tasks). */
+    /** Runs body over [0, n) in about 4 chunks per thread, on all threads; returns when every chunk is done. */
     public void forRange(int n, RangeBody body) {
         if (n <= 0) return;
-        if (pool == null || n == 1) {
+        if (threads == 1 || n == 1) {
             body.run(0, n);
             return;
         }
-        int grain = Math.max(1, n / (threads * 4));
-        pool.invoke(new Split(body, 0, n, grain));
+        lock.lock();
+        try {
+            if (closed) throw new IllegalStateException("CPU backend closed");
+            Job j = new Job(body, n, Math.min(n, threads * 4), Thread.currentThread());
+            job = j;
+            for (Thread w : workers) LockSupport.unpark(w);
+            j.work();
+            j.awaitDone();
+            job = null;
+            if (j.error != null) {
+                if (j.error instanceof RuntimeException re) throw re;
+                if (j.error instanceof Error e) throw e;
+                throw new IllegalStateException(j.error);
+            }
+        } finally {
+            lock.unlock();
+        }
     }
 
-    private static final class Split extends RecursiveAction {
-        private final RangeBody body;
-        private final int from, to, grain;
+    private void workerLoop() {
+        Job last = null;
+        while (!closed) {
+            Job j = job;
+            if (j != null && j != last) {
+                last = j;
+                j.work();
+                continue;
+            }
+            long spinUntil = System.nanoTime() + SPIN_NANOS;
+            while ((j = job) == null || j == last) {
+                if (closed) return;
+                if (System.nanoTime() < spinUntil) {
+                    Thread.onSpinWait();
+                } else {
+                    LockSupport.park(this);
+                }
+            }
+        }
+    }
 
-        Split(RangeBody body, int from, int to, int grain) {
+    private static final class Job {
+        final RangeBody body;
+        final int n, chunks;
+        final Thread caller;
+        final AtomicInteger next = new AtomicInteger(), done = new AtomicInteger();
+        volatile Throwable error;
+
+        Job(RangeBody body, int n, int chunks, Thread caller) {
             this.body = body;
-            this.from = from;
-            this.to = to;
-            this.grain = grain;
+            this.n = n;
+            this.chunks = chunks;
+            this.caller = caller;
         }
 
-        @Override
-        protected void compute() {
-            if (to - from <= grain) {
-                body.run(from, to);
-                return;
+        void work() {
+            int c;
+            while ((c = next.getAndIncrement()) < chunks) {
+                try {
+                    body.run((int) ((long) c * n / chunks), (int) ((long) (c + 1) * n / chunks));
+                } catch (Throwable t) {
+                    error = t;
+                }
+                if (done.incrementAndGet() == chunks) LockSupport.unpark(caller);
             }
-            int mid = (from + to) >>> 1;
-            invokeAll(new Split(body, from, mid, grain), new Split(body, mid, to, grain));
+        }
+
+        void awaitDone() {
+            long spinUntil = System.nanoTime() + SPIN_NANOS;
+            while (done.get() < chunks) {
+                if (System.nanoTime() < spinUntil) Thread.onSpinWait();
+                else LockSupport.parkNanos(this, 50_000);
+            }
         }
     }
 
     @Override
     public void close() {
-        if (pool != null) pool.shutdown();
+        closed = true;
+        for (Thread w : workers) LockSupport.unpark(w);
     }
 }
