@@ -1,8 +1,11 @@
 package io.freqfusion.serve.metrics;
 
+import io.freqfusion.backend.Backend;
+import io.freqfusion.backend.ProfiledBackend;
 import io.freqfusion.backend.Stage;
 import io.freqfusion.backend.StageTimes;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -86,6 +89,26 @@ public class ServeMetrics {
     public void backendInfo(String backend, String device) {
         Gauge.builder("freqfusion.backend.info", () -> 1).description("Backends in use (value 1)")
                 .tags("backend", backend, "device", device).strongReference(true).register(registry);
+    }
+
+    /** For accelerator backends: JIT time as a counter (registered once per backend). */
+    public void backendCompileTime(ProfiledBackend backend) {
+        FunctionCounter.builder("freqfusion.backend.compile.seconds", backend, b -> b.compileNanos() / 1e9)
+                .description("Time the backend spent compiling kernels (TornadoVM JIT), cumulative")
+                .tags("backend", backend.name()).register(registry);
+    }
+
+    /**
+     * Per-task kernel time of accelerator backends (TornadoVM profiler), cumulative; called after each forward.
+     * Registering an existing counter is a map lookup, so new task names appear as graphs get compiled.
+     */
+    public void backendKernelTimes(Backend backend) {
+        if (!(backend instanceof ProfiledBackend pb)) return;
+        for (String task : pb.kernelNanosTotal().keySet()) {
+            FunctionCounter.builder("freqfusion.backend.kernel.seconds", pb, b -> b.kernelNanosTotal().getOrDefault(task, 0L) / 1e9)
+                    .description("Device kernel time per task (TornadoVM profiler), cumulative")
+                    .tags("backend", pb.name(), "task", task).register(registry);
+        }
     }
 
     private void gauge(String name, String description, Tags tags, Supplier<Number> value) {

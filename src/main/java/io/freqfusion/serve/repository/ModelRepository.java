@@ -332,6 +332,7 @@ public class ModelRepository {
         b = Backends.create(name, opts);
         backends.put(name, b);
         metrics.backendInfo(b.name(), b.device());
+        if (b instanceof io.freqfusion.backend.ProfiledBackend pb) metrics.backendCompileTime(pb);
         LOG.infof("backend %s: %s", b.name(), b.device());
         return b;
     }

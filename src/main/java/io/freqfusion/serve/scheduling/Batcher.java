@@ -281,6 +281,7 @@ public final class Batcher {
         }
         metrics.batchSize(model, total);
         metrics.stages(model, times);
+        metrics.backendKernelTimes(runner.backend());
         long outElements = 0;
         for (Tensor t : out.values()) outElements += t.size();
         accountPlan(live.get(0).shapeKey(), total, outElements);

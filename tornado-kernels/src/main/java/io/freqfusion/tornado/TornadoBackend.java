@@ -1,6 +1,7 @@
 package io.freqfusion.tornado;
 
 import io.freqfusion.backend.Backend;
+import io.freqfusion.backend.ProfiledBackend;
 import io.freqfusion.backend.ForwardShape;
 import io.freqfusion.backend.ModuleForward;
 import io.freqfusion.model.FreqFusionModule;
@@ -30,7 +31,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Observability API (for metrics): {@link #compileNanos()}, {@link #lastProfile()}, {@link #lastExecution()},
  * {@link #kernelNanosTotal()}, {@link #executions()}.
  */
-public final class TornadoBackend implements Backend {
+public final class TornadoBackend implements ProfiledBackend {
     static {
         // Read once by TornadoOptions when the runtime starts: make a bailout an error. Set before any TornadoVM class is used.
         String v = System.getProperty("tornado.recover.bailout");
@@ -139,6 +140,7 @@ public final class TornadoBackend implements Backend {
     // ------------------------------------------------------------------ observability (for metrics)
 
     /** Total JIT compilation time (Graal to OpenCL/PTX plus the driver's build) of every graph prepared so far, in ns. */
+    @Override
     public long compileNanos() { return compileNanos.sum(); }
 
     /** Total wall time of {@link #prepare} calls (graph building, JIT, weight transfer, warm-up run), in ns. */
@@ -160,6 +162,7 @@ public final class TornadoBackend implements Backend {
     public ExecutionProfile lastExecution() { return last; }
 
     /** Cumulative device kernel time per task name over all executions, in ns (counter semantics). */
+    @Override
     public Map<String, Long> kernelNanosTotal() {
         Map<String, Long> m = new LinkedHashMap<>();
         kernelTotals.forEach((k, v) -> m.put(k, v.sum()));
