@@ -115,14 +115,6 @@ public final class Npy {
         ByteBuffer head = ByteBuffer.allocate(10 + header.length()).order(ByteOrder.LITTLE_ENDIAN);
         head.put(MAGIC).put((byte) 1).put((byte) 0).putShort((short) header.length()).put(header.getBytes(StandardCharsets.ISO_8859_1));
         out.write(head.array());
-        ByteBuffer chunk = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
-        float[] d = t.data();
-        for (int i = 0; i < d.length; ) {
-            int n = Math.min(d.length - i, chunk.capacity() / 4);
-            chunk.clear();
-            chunk.asFloatBuffer().put(d, i, n);
-            out.write(chunk.array(), 0, n * 4);
-            i += n;
-        }
+        LittleEndian.writeFloats(out, t.data());
     }
 }

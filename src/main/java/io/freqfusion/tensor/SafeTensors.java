@@ -184,16 +184,6 @@ public final class SafeTensors {
         head.putLong(padded).put(json);
         while (head.hasRemaining()) head.put((byte) ' ');
         out.write(head.array());
-        ByteBuffer chunk = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
-        for (Tensor t : tensors.values()) {
-            float[] d = t.data();
-            for (int i = 0; i < d.length; ) {
-                int n = Math.min(d.length - i, chunk.capacity() / 4);
-                chunk.clear();
-                chunk.asFloatBuffer().put(d, i, n);
-                out.write(chunk.array(), 0, n * 4);
-                i += n;
-            }
-        }
+        for (Tensor t : tensors.values()) LittleEndian.writeFloats(out, t.data());
     }
 }

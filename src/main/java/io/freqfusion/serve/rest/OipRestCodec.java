@@ -357,17 +357,8 @@ public final class OipRestCodec {
         }
         if (binary.isEmpty()) return new Encoded(buf.toByteArray(), -1);
         int header = buf.size();
-        ByteBuffer chunk = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
         for (String name : order) {
-            if (!binary.contains(name)) continue;
-            float[] d = outputs.get(name).data();
-            for (int i = 0; i < d.length; ) {
-                int n = Math.min(d.length - i, chunk.capacity() / 4);
-                chunk.clear();
-                chunk.asFloatBuffer().put(d, i, n);
-                buf.write(chunk.array(), 0, n * 4);
-                i += n;
-            }
+            if (binary.contains(name)) io.freqfusion.tensor.LittleEndian.writeFloatsUnchecked(buf, outputs.get(name).data());
         }
         return new Encoded(buf.toByteArray(), header);
     }
