@@ -51,13 +51,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * 5xx (only 200 and 429 with Retry-After), every 200 is exactly the direct FusionRunner result for its input, the
  * budget is never exceeded and is fully released, the live heap (used after a full GC, sampled every second) grows by
  * at most the budget + 192 MiB (the rest: cached plans, Vert.x buffer pools, the test's own client), as does the heap
- * retained after the flood; the process RSS stays under 3 GiB. The figures are printed (README "Reliability").
+ * retained after the flood; the process RSS stays under the maximum heap + 1 GiB of native memory (RSS follows the heap
+ * the JVM has committed, which grows under allocation pressure up to -Xmx whatever the live set is, so the live heap
+ * is the bound that says something about the service). The figures are printed (README "Reliability").
  */
 @QuarkusTest
 @TestProfile(Profiles.Flood.class)
 class FloodTest {
     static final int CLIENTS = 60, REQUESTS_PER_CLIENT = 1, VARIANTS = 3;
-    static final long LIVE_HEAP_SLACK = 192L << 20, RSS_BOUND = 3L << 30;
+    static final long LIVE_HEAP_SLACK = 192L << 20, RSS_BOUND = Runtime.getRuntime().maxMemory() + (1L << 30);
     static final int MAX_ATTEMPTS = 400;
 
     @TestHTTPResource("/v2/models/small_c8/infer")
@@ -208,7 +210,7 @@ class FloodTest {
         assertEquals(0, budget.used(), "every reservation released");
         assertTrue(liveMax.get() - heapBase <= Profiles.Flood.BUDGET + LIVE_HEAP_SLACK,
                 "live heap grew by " + ((liveMax.get() - heapBase) >> 20) + " MiB, bound " + ((Profiles.Flood.BUDGET + LIVE_HEAP_SLACK) >> 20) + " MiB");
-        assertTrue(rssMax.get() < RSS_BOUND, "RSS " + (rssMax.get() >> 20) + " MiB");
+        assertTrue(rssMax.get() < RSS_BOUND, "RSS " + (rssMax.get() >> 20) + " MiB, bound (max heap + 1 GiB) " + (RSS_BOUND >> 20) + " MiB");
         assertTrue(heapAfter - heapBase <= Profiles.Flood.BUDGET + LIVE_HEAP_SLACK, "retained after the flood: " + ((heapAfter - heapBase) >> 20) + " MiB");
     }
 
