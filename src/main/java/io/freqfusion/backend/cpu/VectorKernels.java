@@ -27,18 +27,22 @@ final class VectorKernels {
     static void conv1x1(Parallel par, float[] x, int B, int ci, int n, float[] w, float[] bias, int co, float[] out) {
         int strip = 2 * L;
         int strips = (n + strip - 1) / strip;
-        // Units of 4 strips: a strip's inputs (ci x 16 floats) stay in L1 across all output channels.
+        // Units of 4 strips. Each full strip's inputs (ci rows of 2 L floats, n floats apart) are first packed into a
+        // contiguous per-thread panel: rows n floats apart alias to the same cache sets (n is often a power of two,
+        // e.g. 64 KiB apart at 128x128), so unpacked they would be re-read from L3 for every block of output channels.
         int unit = 4, units = (strips + unit - 1) / unit;
         par.forRange(B * units, (from, to) -> {
+            float[] panel = panelBuffer(ci * strip);
             for (int item = from; item < to; item++) {
                 int b = item / units, s0 = (item % units) * unit, s1 = Math.min(strips, s0 + unit);
                 int xb = b * ci * n, ob = b * co * n;
                 for (int s = s0; s < s1; s++) {
                     int p = s * strip;
                     if (p + strip <= n) {
+                        for (int c = 0, src = xb + p; c < ci; c++, src += n) System.arraycopy(x, src, panel, c * strip, strip);
                         int o = 0;
-                        for (; o + 4 <= co; o += 4) gemmTile4(x, xb + p, n, ci, w, bias, o, out, ob + o * n + p);
-                        for (; o < co; o++) gemmTile1(x, xb + p, n, ci, w, bias, o, out, ob + o * n + p);
+                        for (; o + 4 <= co; o += 4) gemmTile4(panel, 0, strip, ci, w, bias, o, out, ob + o * n + p, n);
+                        for (; o < co; o++) gemmTile1(panel, 0, strip, ci, w, bias, o, out, ob + o * n + p);
                     } else {
                         gemmTail(x, xb + p, n, ci, w, bias, co, out, ob + p, n - p);
                     }
@@ -47,14 +51,31 @@ final class VectorKernels {
         });
     }
 
+    private static final ThreadLocal<float[][]> PANEL = ThreadLocal.withInitial(() -> new float[1][0]);
+    private static final ThreadLocal<float[][]> ROW = ThreadLocal.withInitial(() -> new float[1][0]);
+
+    /** A per-thread buffer for one output row of kernels, reused across calls. */
+    private static float[] rowBuffer(int size) {
+        float[][] holder = ROW.get();
+        if (holder[0].length < size) holder[0] = new float[size];
+        return holder[0];
+    }
+
+    /** A per-thread packing buffer of at least {@code size} floats, reused across calls. */
+    private static float[] panelBuffer(int size) {
+        float[][] holder = PANEL.get();
+        if (holder[0].length < size) holder[0] = new float[size];
+        return holder[0];
+    }
+
     /** out[o..o+3][p..p+2L) for a full strip: 4 x 2 accumulators, one pass over the input channels. */
-    private static void gemmTile4(float[] x, int xo, int n, int ci, float[] w, float[] bias, int o, float[] out, int oo) {
+    private static void gemmTile4(float[] x, int xo, int xs, int ci, float[] w, float[] bias, int o, float[] out, int oo, int n) {
         FloatVector a00 = FloatVector.broadcast(S, bias[o]), a01 = a00;
         FloatVector a10 = FloatVector.broadcast(S, bias[o + 1]), a11 = a10;
         FloatVector a20 = FloatVector.broadcast(S, bias[o + 2]), a21 = a20;
         FloatVector a30 = FloatVector.broadcast(S, bias[o + 3]), a31 = a30;
         int w0 = o * ci, w1 = w0 + ci, w2 = w1 + ci, w3 = w2 + ci;
-        for (int c = 0; c < ci; c++, xo += n) {
+        for (int c = 0; c < ci; c++, xo += xs) {
             FloatVector v0 = FloatVector.fromArray(S, x, xo), v1 = FloatVector.fromArray(S, x, xo + L);
             FloatVector c0 = FloatVector.broadcast(S, w[w0 + c]);
             a00 = v0.fma(c0, a00);
@@ -79,9 +100,9 @@ final class VectorKernels {
         a31.intoArray(out, oo + 3 * n + L);
     }
 
-    private static void gemmTile1(float[] x, int xo, int n, int ci, float[] w, float[] bias, int o, float[] out, int oo) {
+    private static void gemmTile1(float[] x, int xo, int xs, int ci, float[] w, float[] bias, int o, float[] out, int oo) {
         FloatVector a0 = FloatVector.broadcast(S, bias[o]), a1 = a0;
-        for (int c = 0; c < ci; c++, xo += n) {
+        for (int c = 0; c < ci; c++, xo += xs) {
             FloatVector cw = FloatVector.broadcast(S, w[o * ci + c]);
             a0 = FloatVector.fromArray(S, x, xo).fma(cw, a0);
             a1 = FloatVector.fromArray(S, x, xo + L).fma(cw, a1);
@@ -365,10 +386,14 @@ final class VectorKernels {
         int group = fused ? C : Math.min(C, 32), groups = (C + group - 1) / group;
         par.forRange(B * H * groups, (from, to) -> {
             float[] kbuf = fused ? kernelBuffer(taps) : null;
+            float[] krow = rowBuffer(taps * W + L);
             for (int item = from; item < to; item++) {
                 int row = item / groups, c0 = (item % groups) * group, c1 = Math.min(C, c0 + group);
                 int b = row / H, Y = row % H;
                 int kBase = b * taps * outPlane + Y * W;
+                // The row's k^2 kernel (or logit) rows, packed contiguously: in place they are H*W floats apart, a
+                // power-of-two stride that maps all taps to the same cache sets.
+                for (int t = 0; t < taps; t++) System.arraycopy(kernel, kBase + t * outPlane, krow, t * W, W);
                 int ky0 = Math.max(0, r - Y / s), ky1 = Math.min(k, h + r - Y / s);
                 for (int X = 0; X < W; X += L) {
                     boolean full = X + L <= W;
@@ -377,15 +402,15 @@ final class VectorKernels {
                     int kOff, kStride;
                     boolean kFull;
                     if (fused) {
-                        normaliseVector(kernel, kBase + X, outPlane, taps, hamming, remaining, kbuf);
+                        normaliseVector(krow, X, W, taps, hamming, remaining, kbuf);
                         kArr = kbuf;
                         kOff = 0;
                         kStride = L;
                         kFull = true;
                     } else {
-                        kArr = kernel;
-                        kOff = kBase + X;
-                        kStride = outPlane;
+                        kArr = krow;
+                        kOff = X;
+                        kStride = W;
                         kFull = full;
                     }
                     int c = c0;
