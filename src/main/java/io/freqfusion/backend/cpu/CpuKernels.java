@@ -51,7 +51,7 @@ public final class CpuKernels {
     public static void carafe(Parallel par, float[] x, int B, int C, int h, int w, float[] kernel, int k, int s,
                               float[] self, float selfScale, float carafeScale, float[] out, float[] scratch) {
         int r = (k - 1) / 2;
-        VectorKernels.spreadRows(par, x, B * C * h, w, s, r, scratch);
+        VectorKernels.spreadRows(par, x, B * C, h, w, s, r, scratch);
         VectorKernels.carafeSpread(par, scratch, B, C, h, w, kernel, k, s, null, self, selfScale, carafeScale, out);
     }
 
@@ -62,13 +62,13 @@ public final class CpuKernels {
     public static void carafeLogits(Parallel par, float[] x, int B, int C, int h, int w, float[] logits, float[] hamming,
                                     int k, int s, float[] self, float selfScale, float carafeScale, float[] out, float[] scratch) {
         int r = (k - 1) / 2;
-        VectorKernels.spreadRows(par, x, B * C * h, w, s, r, scratch);
+        VectorKernels.spreadRows(par, x, B * C, h, w, s, r, scratch);
         VectorKernels.carafeSpread(par, scratch, B, C, h, w, logits, k, s, hamming, self, selfScale, carafeScale, out);
     }
 
     /** Scratch floats carafe needs for this input. */
     public static int carafeScratch(int B, int C, int h, int w, int k, int s) {
-        return B * C * h * (s * w + s * (k - 1)) + VectorKernels.SLACK;
+        return B * C * VectorKernels.spreadPlane(h, w, s, (k - 1) / 2) + VectorKernels.SLACK;
     }
 
     // ------------------------------------------------------------------ resizes (spec 2.4, 2.5)

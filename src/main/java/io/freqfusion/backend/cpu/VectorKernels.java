@@ -333,11 +333,11 @@ final class VectorKernels {
      * columns on both sides: d[row][s r + X] = x[row][X / s]. Then CARAFE's tap (ky, kx) for output column X
      * reads d[Y / s + ky - r][X + s kx] - contiguous in X.
      */
-    static void spreadRows(Parallel par, float[] x, int rows, int w, int s, int r, float[] d) {
-        int dw = s * w + 2 * s * r, pad = s * r;
-        par.forRange(rows, (from, to) -> {
+    static void spreadRows(Parallel par, float[] x, int planes, int h, int w, int s, int r, float[] d) {
+        int dw = s * w + 2 * s * r, pad = s * r, dPlane = spreadPlane(h, w, s, r);
+        par.forRange(planes * h, (from, to) -> {
             for (int row = from; row < to; row++) {
-                int src = row * w, dst = row * dw;
+                int src = row * w, dst = (row / h) * dPlane + (row % h) * dw;
                 java.util.Arrays.fill(d, dst, dst + pad, 0f);
                 if (s == 1) {
                     System.arraycopy(x, src, d, dst + pad, w);
@@ -361,6 +361,14 @@ final class VectorKernels {
         });
     }
 
+    /**
+     * Floats per spread plane: its rows plus one cache line, so that the planes of neighbouring channels (read
+     * together by the CARAFE tiles) start in different cache sets even when h * dw is a multiple of 4 KiB.
+     */
+    static int spreadPlane(int h, int w, int s, int r) {
+        return h * (s * w + 2 * s * r) + 16;
+    }
+
     /** Lane i takes lane i/2 (low half duplicated) and L/2 + i/2 (high half duplicated). */
     private static final jdk.incubator.vector.VectorShuffle<Float> DUP_LO = jdk.incubator.vector.VectorShuffle.fromOp(S, i -> i / 2);
     private static final jdk.incubator.vector.VectorShuffle<Float> DUP_HI = jdk.incubator.vector.VectorShuffle.fromOp(S, i -> L / 2 + i / 2);
@@ -377,7 +385,7 @@ final class VectorKernels {
     static void carafeSpread(Parallel par, float[] d, int B, int C, int h, int w, float[] kernel, int k, int s,
                              float[] hamming, float[] self, float selfScale, float carafeScale, float[] out) {
         int H = h * s, W = w * s, r = (k - 1) / 2, taps = k * k, dw = W + 2 * s * r;
-        int outPlane = H * W, dPlane = h * dw;
+        int outPlane = H * W, dPlane = spreadPlane(h, w, s, r);
         boolean fused = hamming != null;
         boolean plain = self == null && carafeScale == 1f;   // out = CARAFE(x, K): the 8-channel tile applies
         // Work unit: one output row x a group of channels, so that the group's source rows stay in L1/L2
