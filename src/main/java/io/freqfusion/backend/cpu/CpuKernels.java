@@ -233,11 +233,4 @@ public final class CpuKernels {
         });
     }
 
-    /** out = a + b elementwise over n values (parallel in blocks). */
-    public static void add(Parallel par, float[] a, float[] b, float[] out, int n) {
-        int blocks = (n + 4095) / 4096;
-        par.forRange(blocks, (from, to) -> {
-            for (int i = from * 4096, e = Math.min(n, to * 4096); i < e; i++) out[i] = a[i] + b[i];
-        });
-    }
 }
