@@ -231,4 +231,5 @@ public final class CpuKernels {
                 }
             }
         });
-    }}
+    }
+}
