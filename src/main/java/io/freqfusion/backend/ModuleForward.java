@@ -16,6 +16,9 @@ public interface ModuleForward extends AutoCloseable {
      */
     void run(float[] hr, float[] lr, float[] mask, float[] hrOut, float[] lrOut, StageTimes times);
 
+    /** Bytes of scratch this forward holds (host arrays or device buffers), for bounding caches of prepared forwards. */
+    default long scratchBytes() { return 0; }
+
     @Override
     default void close() {}
 }

@@ -11,20 +11,22 @@ import io.freqfusion.tensor.Tensor;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Runs a {@link FusionModel} on a {@link Backend}: validates input shapes, prepares (and caches) one
  * {@link ModuleForward} per stage and input shape, and chains pyramid stages.
  *
  * <p>Thread safety: forwards for one shape are not reentrant, so runs for the same shape serialise on
- * that shape's plan; different shapes may run concurrently.
+ * that shape's plan; different shapes may run concurrently. The cache of plans is bounded by a number of shapes
+ * and, optionally, by the bytes of scratch they hold ({@link #maxCachedBytes}); least recently used plans go first.
  */
 public final class FusionRunner implements AutoCloseable {
     private final FusionModel model;
     private final Backend backend;
-    private final Map<ShapeKey, Plan> plans = new ConcurrentHashMap<>();
+    /** Prepared plans in least-recently-used order; guarded by its own monitor. */
+    private final java.util.LinkedHashMap<ShapeKey, Plan> plans = new java.util.LinkedHashMap<>(16, 0.75f, true);
     private final int maxCachedShapes;
+    private volatile long maxCachedBytes = Long.MAX_VALUE;
 
     public FusionRunner(FusionModel model, Backend backend, int maxCachedShapes) {
         this.model = model;
@@ -35,6 +37,27 @@ public final class FusionRunner implements AutoCloseable {
     public FusionRunner(FusionModel model, Backend backend) { this(model, backend, 16); }
 
     public FusionModel model() { return model; }
+
+    /**
+     * Bounds the scratch held by cached plans (bytes, as reported by {@link ModuleForward#scratchBytes()}): least
+     * recently used plans are closed when a new one would exceed it. The newest plan is always kept.
+     */
+    public void maxCachedBytes(long bytes) { this.maxCachedBytes = bytes <= 0 ? Long.MAX_VALUE : bytes; }
+
+    /** Scratch bytes held by the cached plans now. */
+    public long cachedBytes() {
+        synchronized (plans) {
+            long b = 0;
+            for (Plan p : plans.values()) b += p.bytes;
+            return b;
+        }
+    }
+
+    public int cachedPlans() {
+        synchronized (plans) {
+            return plans.size();
+        }
+    }
     public Backend backend() { return backend; }
 
     /** Validates inputs and returns output shapes by name (throws ShapeException naming the tensor). */
@@ -76,28 +99,41 @@ public final class FusionRunner implements AutoCloseable {
             Tensor t = outputs.get(e.getKey());
             if (t == null || !t.hasShape(e.getValue())) throw new IllegalArgumentException("output buffer '" + e.getKey() + "' missing or of the wrong shape");
         }
-        Plan plan = plan(shapes, outShapes);
-        synchronized (plan) {
-            execute(plan, inputs, outputs, times);
+        while (true) {
+            Plan plan = plan(shapes, outShapes);
+            synchronized (plan) {
+                if (plan.closed) continue;   // evicted between lookup and run: prepare it again
+                execute(plan, inputs, outputs, times);
+                return;
+            }
         }
     }
 
     private Plan plan(Map<String, int[]> inputShapes, Map<String, int[]> outShapes) {
         ShapeKey key = ShapeKey.of(model.inputNames(), inputShapes);
-        Plan p = plans.get(key);
-        if (p != null) return p;
         synchronized (plans) {
-            p = plans.get(key);
+            Plan p = plans.get(key);
             if (p != null) return p;
-            if (plans.size() >= maxCachedShapes) {
-                // Bounded cache: drop an arbitrary old plan (its scratch goes with it) rather than grow without limit.
-                var victim = plans.keySet().iterator().next();
-                Plan old = plans.remove(victim);
-                synchronized (old) { old.close(); }
-            }
             p = new Plan(model, backend, inputShapes, outShapes);
             plans.put(key, p);
+            evictBeyondBounds(p);
             return p;
+        }
+    }
+
+    /** Closes least recently used plans (never {@code keep}) while the cache is over its shape or byte bound. */
+    private void evictBeyondBounds(Plan keep) {
+        long total = 0;
+        for (Plan p : plans.values()) total += p.bytes;
+        var it = plans.values().iterator();
+        while ((plans.size() > maxCachedShapes || total > maxCachedBytes) && it.hasNext()) {
+            Plan old = it.next();
+            if (old == keep) continue;
+            it.remove();
+            total -= old.bytes;
+            synchronized (old) { // waits for a run in progress on it
+                old.close();
+            }
         }
     }
 
@@ -144,15 +180,24 @@ public final class FusionRunner implements AutoCloseable {
         }
     }
 
+    /** Closes every cached plan; the runner stays usable (plans are prepared again on demand). */
     @Override
     public void close() {
-        plans.values().forEach(Plan::close);
-        plans.clear();
+        synchronized (plans) {
+            for (Plan p : plans.values()) {
+                synchronized (p) {
+                    p.close();
+                }
+            }
+            plans.clear();
+        }
     }
 
     /** Prepared forwards of every stage for one set of input shapes. */
     private static final class Plan implements AutoCloseable {
         final ModuleForward[] forwards;
+        final long bytes;
+        boolean closed;   // guarded by the plan's monitor
 
         Plan(FusionModel model, Backend backend, Map<String, int[]> in, Map<String, int[]> out) {
             List<io.freqfusion.model.FreqFusionModule> st = model.stages();
@@ -169,10 +214,15 @@ public final class FusionRunner implements AutoCloseable {
                 }
                 forwards[s] = backend.prepare(st.get(s), ForwardShape.of(hr, lr));
             }
+            long b = 0;
+            for (ModuleForward f : forwards) b += f.scratchBytes();
+            bytes = b;
         }
 
         @Override
         public void close() {
+            if (closed) return;
+            closed = true;
             for (ModuleForward f : forwards) if (f != null) f.close();
         }
     }

@@ -72,7 +72,18 @@ final class CpuModuleForward implements ModuleForward {
         hrConvB = fr ? concat(wt.hrOffsetB, wt.hrDirectScaleB) : null;
         delta = fr ? new float[nL * 8 * g] : null;
         scratch = new float[scratchSize()];
+        long floats = 0;
+        for (float[] a : new float[][] {ph, ph2, pl, px, zhh, zlh, zll, zl, zhl, zh, upLr, lrPre, scratch, sh, sl, invNormH,
+                invNormL, hrConv, lrConv, delta, lrConvW, hrConvW}) {
+            if (a != null) floats += a.length;
+        }
+        scratchBytes = 4 * floats;
     }
+
+    private final long scratchBytes;
+
+    @Override
+    public long scratchBytes() { return scratchBytes; }
 
     /** The largest padded/spread copy any kernel of this forward makes. */
     private int scratchSize() {

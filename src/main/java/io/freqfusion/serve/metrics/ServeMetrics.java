@@ -98,13 +98,17 @@ public class ServeMetrics {
                 .tags("backend", backend.name()).register(registry);
     }
 
+    /** backend/task pairs whose kernel-time counter is registered (Micrometer warns on re-registration). */
+    private final java.util.Set<String> kernelCounters = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     /**
      * Per-task kernel time of accelerator backends (TornadoVM profiler), cumulative; called after each forward.
-     * Registering an existing counter is a map lookup, so new task names appear as graphs get compiled.
+     * New task names get a counter as their graphs are compiled; the counters read the backend at scrape time.
      */
     public void backendKernelTimes(Backend backend) {
         if (!(backend instanceof ProfiledBackend pb)) return;
         for (String task : pb.kernelNanosTotal().keySet()) {
+            if (!kernelCounters.add(pb.name() + "/" + task)) continue;
             FunctionCounter.builder("freqfusion.backend.kernel.seconds", pb, b -> b.kernelNanosTotal().getOrDefault(task, 0L) / 1e9)
                     .description("Device kernel time per task (TornadoVM profiler), cumulative")
                     .tags("backend", pb.name(), "task", task).register(registry);

@@ -36,8 +36,7 @@ public final class Batcher {
     private final int capacity;
     private final ServeMetrics metrics;
 
-    /** Estimated bytes of the plans the runner has cached, by shape; over {@link #planCacheCap} they are all dropped. */
-    private final Map<String, Long> planBytes = new java.util.HashMap<>();
+    /** Bound on the scratch bytes of the runner's cached plans (FusionRunner evicts least recently used plans). */
     private volatile long planCacheCap = Long.MAX_VALUE;
 
     private final ReentrantLock lock = new ReentrantLock();
@@ -68,19 +67,10 @@ public final class Batcher {
 
     public void onFailure(FailureHandler handler) { this.onFailure = handler; }
 
-    /** Bound on the estimated bytes of the runner's cached plans (per-shape scratch). */
-    public void planCacheCap(long bytes) { this.planCacheCap = bytes; }
-
-    /** Accounts the plan of this batch's shape; drops every cached plan when the estimate passes the cap (compute thread only). */
-    private void accountPlan(String shapeKey, int batch, long outputElements) {
-        planBytes.putIfAbsent(shapeKey + "#" + batch, outputElements * io.freqfusion.serve.admission.MemoryBudget.PLAN_BYTES_PER_OUTPUT_ELEMENT);
-        long total = 0;
-        for (long b : planBytes.values()) total += b;
-        if (total > planCacheCap || planBytes.size() > 16) {
-            LOG.debugf("model '%s': dropping %d cached plans (~%d MiB)", model, planBytes.size(), total >> 20);
-            runner.close(); // the runner stays usable: plans are prepared again on demand
-            planBytes.clear();
-        }
+    /** Bound on the scratch bytes of the runner's cached plans (per-shape scratch, as the backend reports it). */
+    public void planCacheCap(long bytes) {
+        this.planCacheCap = bytes;
+        runner.maxCachedBytes(bytes);
     }
 
     public void start() { thread.start(); }
@@ -90,7 +80,10 @@ public final class Batcher {
     public FusionRunner runner() { return runner; }
 
     /** Swaps the runner (re-prepared after a failure, or a fallback backend); the next batch runs on it. */
-    public void runner(FusionRunner r) { this.runner = r; }
+    public void runner(FusionRunner r) {
+        r.maxCachedBytes(planCacheCap);
+        this.runner = r;
+    }
 
     private final java.util.concurrent.ConcurrentLinkedQueue<FusionRunner> retired = new java.util.concurrent.ConcurrentLinkedQueue<>();
 
@@ -187,7 +180,6 @@ public final class Batcher {
             }
             for (FusionRunner r; (r = retired.poll()) != null; ) {
                 if (r != runner) r.close();
-                planBytes.clear();
             }
             if (batch.isEmpty()) continue;
             try {
@@ -282,9 +274,6 @@ public final class Batcher {
         metrics.batchSize(model, total);
         metrics.stages(model, times);
         metrics.backendKernelTimes(runner.backend());
-        long outElements = 0;
-        for (Tensor t : out.values()) outElements += t.size();
-        accountPlan(live.get(0).shapeKey(), total, outElements);
         if (live.size() == 1) {
             InferenceJob j = live.get(0);
             j.result().complete(select(out, j.outputs()));

@@ -1,0 +1,63 @@
+package io.freqfusion.runtime;
+
+import io.freqfusion.backend.cpu.CpuBackend;
+import io.freqfusion.model.FreqFusionConfig;
+import io.freqfusion.model.FreqFusionModule;
+import io.freqfusion.model.FusionModel;
+import io.freqfusion.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** The plan cache: bounded by shapes and by scratch bytes, least recently used first, results unchanged. */
+class FusionRunnerTest {
+
+    private static Map<String, Tensor> inputs(int c, int h, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        Map<String, Tensor> m = new LinkedHashMap<>();
+        Tensor hr = Tensor.zeros(1, c, 2 * h, 2 * h), lr = Tensor.zeros(1, c, h, h);
+        for (float[] d : new float[][] {hr.data(), lr.data()}) for (int i = 0; i < d.length; i++) d[i] = (float) r.nextGaussian();
+        m.put("hr_feat", hr);
+        m.put("lr_feat", lr);
+        return m;
+    }
+
+    @Test
+    void cacheIsBoundedByBytesAndEvictsLeastRecentlyUsed() {
+        FusionModel model = FusionModel.single(FreqFusionModule.referenceInit(FreqFusionConfig.defaults(8, 8), 3));
+        try (CpuBackend cpu = new CpuBackend(2); FusionRunner runner = new FusionRunner(model, cpu)) {
+            Map<String, Tensor> a = inputs(8, 4, 1), b = inputs(8, 6, 2), c = inputs(8, 8, 3);
+            Map<String, Tensor> wantA = runner.run(a, null), wantC = runner.run(c, null);
+            runner.run(b, null);
+            assertEquals(3, runner.cachedPlans());
+            long all = runner.cachedBytes();
+            assertTrue(all > 0, "CPU forwards report their scratch");
+
+            runner.close();
+            runner.maxCachedBytes(all / 2);       // room for c's plan (the largest) or a + b, not all three
+            runner.run(a, null);
+            runner.run(b, null);
+            assertEquals(2, runner.cachedPlans());
+            Map<String, Tensor> gotC = runner.run(c, null);   // evicts a and b
+            assertEquals(1, runner.cachedPlans(), "the newest plan is kept even alone over the bound");
+            assertArrayEquals(wantC.get("lr_feat").data(), gotC.get("lr_feat").data());
+            Map<String, Tensor> gotA = runner.run(a, null);   // prepared again, same result
+            assertArrayEquals(wantA.get("mask").data(), gotA.get("mask").data());
+            assertTrue(runner.cachedBytes() <= all / 2 || runner.cachedPlans() == 1,
+                    "over the bound only with a single (newest) plan: " + runner.cachedBytes() + " > " + all / 2);
+        }
+    }
+
+    @Test
+    void cacheIsBoundedByShapeCount() {
+        FusionModel model = FusionModel.single(FreqFusionModule.referenceInit(FreqFusionConfig.defaults(4, 4), 3));
+        try (CpuBackend cpu = new CpuBackend(1); FusionRunner runner = new FusionRunner(model, cpu, 2)) {
+            for (int h = 1; h <= 5; h++) runner.run(inputs(4, h, h), null);
+            assertEquals(2, runner.cachedPlans());
+        }
+    }
+}
