@@ -62,11 +62,11 @@ final class TornadoModuleForward implements ModuleForward {
         final boolean semi = cfg.semiConv(), cfu = semi && cfg.compFeatUpsample(), hp = cfg.useHighPass(), fr = cfg.featureResample();
 
         // inputs and outputs (cross the bus every call)
-        xh = new FloatArray(B * Ch * nH);
-        xl = new FloatArray(B * Cl * nL);
-        mask = new FloatArray(B * tl * nH);
-        hrOut = new FloatArray(B * Ch * nH);
-        lrOut = new FloatArray(B * Cl * nH);
+        xh = buffer(B * Ch * nH);
+        xl = buffer(B * Cl * nL);
+        mask = buffer(B * tl * nH);
+        hrOut = buffer(B * Ch * nH);
+        lrOut = buffer(B * Cl * nH);
         xhSeg = xh.getSegment();
         xlSeg = xl.getSegment();
         maskSeg = mask.getSegment();
@@ -88,20 +88,20 @@ final class TornadoModuleForward implements ModuleForward {
         List<Runnable> tasks = new ArrayList<>();
 
         // device-only intermediates (spec symbols)
-        FloatArray ph = new FloatArray(B * Cc * nH), pl = new FloatArray(B * Cc * nL);
-        FloatArray lrDest = fr ? new FloatArray(B * Cl * nH) : lrOut;
+        FloatArray ph = buffer(B * Cc * nH), pl = buffer(B * Cc * nL);
+        FloatArray lrDest = fr ? buffer(B * Cl * nH) : lrOut;
         FloatArray qh = ph;
 
         // compressors: P_h = HC(X_h), P_l = LC(X_l) (spec 3, 4)
         convStage(tasks, tg, "compress_hr", Stage.COMPRESS, xh, hcW, hcB, ph, B, Ch, H, W, Cc, 1, 1, 0);
         convStage(tasks, tg, "compress_lr", Stage.COMPRESS, xl, lcW, lcB, pl, B, Cl, h, w, Cc, 1, 1, 0);
 
-        FloatArray zh = hp ? new FloatArray(B * th * nH) : null;
+        FloatArray zh = hp ? buffer(B * th * nH) : null;
         if (cfu) {
             // spec 4 (default path)
-            FloatArray zhh = new FloatArray(B * th * nH), kh0 = new FloatArray(B * th * nH), ph2 = new FloatArray(B * Cc * nH);
-            FloatArray zlh = new FloatArray(B * tl * nH), zll = new FloatArray(B * tl * nL), zhl = new FloatArray(B * th * nL);
-            FloatArray kl0 = new FloatArray(B * tl * nH), zl = new FloatArray(B * tl * nH);
+            FloatArray zhh = buffer(B * th * nH), kh0 = buffer(B * th * nH), ph2 = buffer(B * Cc * nH);
+            FloatArray zlh = buffer(B * tl * nH), zll = buffer(B * tl * nL), zhl = buffer(B * th * nL);
+            FloatArray kl0 = buffer(B * tl * nH), zl = buffer(B * tl * nH);
             // (a) Z_hh = E_H(P_h); K_h0 = N(Z_hh); P_h' = 2 P_h - CARAFE(P_h, K_h0, k_h, 1)
             conv(tasks, tg, "enc_hh", ph, e2W, e2B, zhh, B, Cc, H, W, th, ke, ed, ep);
             task(tasks, "norm_kh0", Stage.NORMALISE, () -> tg.task(id("norm_kh0"), FreqFusionKernels::normalise, zhh, hamH, kh0, th, nH, B * nH));
@@ -125,8 +125,8 @@ final class TornadoModuleForward implements ModuleForward {
             qh = ph2;
         } else if (semi) {
             // spec 5.1: Z = E(P_h) + NearestUp(E(P_l)), no enhancement
-            FloatArray zlh = new FloatArray(B * tl * nH), zll = new FloatArray(B * tl * nL), zl = new FloatArray(B * tl * nH);
-            FloatArray zhh = hp ? new FloatArray(B * th * nH) : null, zhl = hp ? new FloatArray(B * th * nL) : null;
+            FloatArray zlh = buffer(B * tl * nH), zll = buffer(B * tl * nL), zl = buffer(B * tl * nH);
+            FloatArray zhh = hp ? buffer(B * th * nH) : null, zhl = hp ? buffer(B * th * nL) : null;
             conv(tasks, tg, "enc_lh", ph, eW, eB, zlh, B, Cc, H, W, tl, ke, ed, ep);
             conv(tasks, tg, "enc_ll", pl, eW, eB, zll, B, Cc, h, w, tl, ke, ed, ep);
             if (hp) {
@@ -145,7 +145,7 @@ final class TornadoModuleForward implements ModuleForward {
                     xl, mask, lrDest, Cl, h, w, kl, 2, B * Cl * nH));
         } else {
             // spec 5.2: P_x = NearestUp(P_l) + P_h; kernels from P_x; X_l resized first, CARAFE with s = 1
-            FloatArray px = new FloatArray(B * Cc * nH), zl = new FloatArray(B * tl * nH), upLr = new FloatArray(B * Cl * nH);
+            FloatArray px = buffer(B * Cc * nH), zl = buffer(B * tl * nH), upLr = buffer(B * Cl * nH);
             float sy = (float) h / (float) H, sx = (float) w / (float) W;
             task(tasks, "nearest_px", Stage.REASSEMBLE, () -> tg.task(id("nearest_px"), FreqFusionKernels::nearestAdd,
                     pl, ph, px, h, w, H, W, sy, sx, B * Cc * nH));
@@ -168,7 +168,7 @@ final class TornadoModuleForward implements ModuleForward {
 
         // (d) hr branch: hr_out = (2|1) X_h - CARAFE(X_h, N(Z_h), k_h, 1), or X_h without the high-pass
         if (hp) {
-            FloatArray kh = new FloatArray(B * th * nH);
+            FloatArray kh = buffer(B * th * nH);
             task(tasks, "norm_kh", Stage.NORMALISE, () -> tg.task(id("norm_kh"), FreqFusionKernels::normalise, zh, hamH, kh, th, nH, B * nH));
             float self = cfg.hrResidual() ? 2f : 1f;
             task(tasks, "carafe_hr", Stage.REASSEMBLE, () -> tg.task(id("carafe_hr"), FreqFusionKernels::carafeCombine,
@@ -218,15 +218,15 @@ final class TornadoModuleForward implements ModuleForward {
         FloatArray hoW = weight(weights, wt.hrOffsetW), hoB = weight(weights, wt.hrOffsetB);
         FloatArray hdW = weight(weights, wt.hrDirectScaleW), hdB = weight(weights, wt.hrDirectScaleB);
         FloatArray initPos = weight(weights, wt.initPos);
-        FloatArray sh = new FloatArray(B * cs * nH), sl = new FloatArray(B * cs * nL);
-        FloatArray invH = new FloatArray(B * nH), invL = new FloatArray(B * nL);
-        FloatArray hrOff = new FloatArray(B * 2 * g * nH), hrScale = new FloatArray(B * 2 * g * nH);
-        FloatArray lrOff = new FloatArray(B * 8 * g * nL), lrScale = new FloatArray(B * 8 * g * nL), delta = new FloatArray(B * 8 * g * nL);
+        FloatArray sh = buffer(B * cs * nH), sl = buffer(B * cs * nL);
+        FloatArray invH = buffer(B * nH), invL = buffer(B * nL);
+        FloatArray hrOff = buffer(B * 2 * g * nH), hrScale = buffer(B * 2 * g * nH);
+        FloatArray lrOff = buffer(B * 8 * g * nL), lrScale = buffer(B * 8 * g * nL), delta = buffer(B * 8 * g * nL);
         if (cfg.featureResampleNorm()) {
             int groups = cfg.groupNormGroups(), cpg = Cc / groups;
             FloatArray gHrW = weight(weights, wt.normHrW), gHrB = weight(weights, wt.normHrB);
             FloatArray gLrW = weight(weights, wt.normLrW), gLrB = weight(weights, wt.normLrB);
-            FloatArray statsH = new FloatArray(2 * B * groups), statsL = new FloatArray(2 * B * groups);
+            FloatArray statsH = buffer(2 * B * groups), statsL = buffer(2 * B * groups);
             task(tasks, "gn_stats_hr", Stage.RESAMPLE, () -> tg.task(id("gn_stats_hr"), FreqFusionKernels::groupNormStats, qh, statsH, cpg, nH, B * groups));
             task(tasks, "gn_hr", Stage.RESAMPLE, () -> tg.task(id("gn_hr"), FreqFusionKernels::groupNormApply, qh, statsH, gHrW, gHrB, sh, Cc, cpg, nH, cs, B * Cc * nH));
             task(tasks, "gn_stats_lr", Stage.RESAMPLE, () -> tg.task(id("gn_stats_lr"), FreqFusionKernels::groupNormStats, pl, statsL, cpg, nL, B * groups));
@@ -273,11 +273,23 @@ final class TornadoModuleForward implements ModuleForward {
 
     private static String id(String task) { return task; }
 
-    private static FloatArray weight(List<Object> weights, float[] data) {
+    private FloatArray weight(List<Object> weights, float[] data) {
         FloatArray a = FloatArray.fromArray(data);
+        bufferBytes += 4L * data.length;
         weights.add(a);
         return a;
     }
+
+    /** Bytes of the buffers this forward allocated (host segments, mirrored on the device). */
+    private long bufferBytes;
+
+    private FloatArray buffer(int n) {
+        bufferBytes += 4L * n;
+        return new FloatArray(n);
+    }
+
+    @Override
+    public long scratchBytes() { return bufferBytes; }
 
     /** The Hamming buffer expanded to one weight per tap (a single 1.0 when hamming_window is off). */
     private static float[] hammingTaps(float[] ham, int taps) {
