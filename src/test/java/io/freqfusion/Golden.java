@@ -74,6 +74,26 @@ public final class Golden {
         return m;
     }
 
+    /**
+     * Loads the case's model (parameters under "param.", config from its metadata), runs its inputs on the backend and
+     * asserts every stored output within tolerance. Returns the worst ratio to the tolerance.
+     */
+    public static double assertCaseMatches(String what, SafeTensors.Contents c, io.freqfusion.backend.Backend backend) {
+        var model = io.freqfusion.model.ModelLoader.load(c, "param.", Map.of());
+        Map<String, Tensor> want = outputs(c);
+        assertTrue(want.size() >= 3, what + ": the file has outputs");
+        double worst = 0;
+        try (var runner = new io.freqfusion.runtime.FusionRunner(model, backend)) {
+            Map<String, Tensor> got = runner.run(inputs(c), null);
+            for (var e : want.entrySet()) {
+                Tensor g = got.get(e.getKey());
+                assertTrue(g != null, what + ": output " + e.getKey() + " produced");
+                worst = Math.max(worst, assertClose(what + " " + e.getKey(), e.getValue(), g));
+            }
+        }
+        return worst;
+    }
+
     public static Map<String, Tensor> inputs(SafeTensors.Contents c) {
         Map<String, Tensor> m = new java.util.LinkedHashMap<>();
         c.tensors().forEach((k, v) -> { if (k.startsWith("input.")) m.put(k.substring(6), v); });

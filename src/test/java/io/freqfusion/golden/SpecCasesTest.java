@@ -2,11 +2,7 @@ package io.freqfusion.golden;
 
 import io.freqfusion.Golden;
 import io.freqfusion.backend.cpu.CpuBackend;
-import io.freqfusion.model.FusionModel;
-import io.freqfusion.model.ModelLoader;
-import io.freqfusion.runtime.FusionRunner;
 import io.freqfusion.tensor.SafeTensors;
-import io.freqfusion.tensor.Tensor;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -16,7 +12,6 @@ import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -44,11 +39,6 @@ class SpecCasesTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void matchesTheSpecReference(Path file) throws IOException {
-        SafeTensors.Contents c = SafeTensors.read(file);
-        FusionModel model = ModelLoader.load(c, "param.", Map.of());
-        try (FusionRunner runner = new FusionRunner(model, CPU)) {
-            Map<String, Tensor> got = runner.run(Golden.inputs(c), null);
-            for (var e : Golden.outputs(c).entrySet()) Golden.assertClose(file.getFileName() + " " + e.getKey(), e.getValue(), got.get(e.getKey()));
-        }
+        Golden.assertCaseMatches(file.getFileName().toString(), SafeTensors.read(file), CPU);
     }
 }

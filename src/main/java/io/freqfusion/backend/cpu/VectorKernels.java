@@ -292,30 +292,20 @@ final class VectorKernels {
     /** q_t = exp(z_t - max) hw_t / sum_u exp(z_u - max) hw_u, vectorised over 8 pixels at a time. */
     static void normalise(Parallel par, float[] z, int B, int taps, int n, float[] hamming, float[] out) {
         int block = 512, blocks = (n + block - 1) / block;
-        boolean window = hamming.length > 1;
-        float flat = hamming[0];
         par.forRange(B * blocks, (from, to) -> {
+            float[] kbuf = kernelBuffer(taps);
             for (int item = from; item < to; item++) {
                 int b = item / blocks, p0 = (item % blocks) * block, p1 = Math.min(n, p0 + block);
                 int base = b * taps * n;
                 for (int p = p0; p < p1; p += L) {
-                    VectorMask<Float> m = S.indexInRange(p, p1);
+                    // all taps are read into kbuf before any is written: out may alias z
+                    normaliseVector(z, base + p, n, taps, hamming, p1 - p, kbuf);
                     boolean full = p + L <= p1;
-                    FloatVector mx = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-                    for (int t = 0; t < taps; t++) mx = mx.max(load(z, base + t * n + p, full, m));
-                    FloatVector sum = FloatVector.zero(S);
+                    VectorMask<Float> m = S.indexInRange(p, p1);
                     for (int t = 0; t < taps; t++) {
-                        FloatVector e = load(z, base + t * n + p, full, m).sub(mx).lanewise(VectorOperators.EXP)
-                                .mul(window ? hamming[t] : flat);
-                        sum = sum.add(e);
-                        if (full) e.intoArray(out, base + t * n + p);
-                        else e.intoArray(out, base + t * n + p, m);
-                    }
-                    FloatVector inv = FloatVector.broadcast(S, 1f).div(full ? sum : sum.blend(1f, m.not()));
-                    for (int t = 0; t < taps; t++) {
-                        int o = base + t * n + p;
-                        if (full) FloatVector.fromArray(S, out, o).mul(inv).intoArray(out, o);
-                        else FloatVector.fromArray(S, out, o, m).mul(inv).intoArray(out, o, m);
+                        FloatVector v = FloatVector.fromArray(S, kbuf, t * L);
+                        if (full) v.intoArray(out, base + t * n + p);
+                        else v.intoArray(out, base + t * n + p, m);
                     }
                 }
             }
@@ -527,7 +517,10 @@ final class VectorKernels {
         return holder[0];
     }
 
-    /** Normalises one vector of pixels' logits z[off + t stride] over t into buf[t L] (same math as {@link #normalise}). */
+    /**
+     * The kernel normaliser for one vector of pixels: logits z[off + t stride] over the taps t, normalised into
+     * buf[t L] (softmax x Hamming window, renormalised). Used by {@link #normalise} and fused into the reassembly.
+     */
     private static void normaliseVector(float[] z, int off, int stride, int taps, float[] hamming, int remaining, float[] buf) {
         boolean full = remaining >= L;
         VectorMask<Float> m = S.indexInRange(0, remaining);
