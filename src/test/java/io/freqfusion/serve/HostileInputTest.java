@@ -7,13 +7,11 @@ import io.freqfusion.serve.grpc.v2.ModelInferRequest;
 import io.freqfusion.tensor.SafeTensors;
 import io.freqfusion.tensor.Tensor;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.TestProfile;
 import io.restassured.response.Response;
-import org.eclipse.microprofile.config.ConfigProvider;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -45,8 +43,7 @@ class HostileInputTest {
 
     @BeforeAll
     static void connect() {
-        int port = ConfigProvider.getConfig().getValue("quarkus.grpc.server.test-port", Integer.class);
-        channel = ManagedChannelBuilder.forAddress("localhost", port).usePlaintext().maxInboundMessageSize(64 << 20).build();
+        channel = OipTestClient.grpcChannel();
         stub = GRPCInferenceServiceGrpc.newBlockingStub(channel);
     }
 

@@ -15,12 +15,10 @@ import io.freqfusion.serve.grpc.v2.ServerReadyRequest;
 import io.freqfusion.tensor.SafeTensors;
 import io.freqfusion.tensor.Tensor;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.TestProfile;
-import org.eclipse.microprofile.config.ConfigProvider;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -49,8 +47,7 @@ class OipGrpcTest {
 
     @BeforeAll
     static void connect() {
-        int port = ConfigProvider.getConfig().getValue("quarkus.grpc.server.test-port", Integer.class);
-        channel = ManagedChannelBuilder.forAddress("localhost", port).usePlaintext().maxInboundMessageSize(64 << 20).build();
+        channel = OipTestClient.grpcChannel();
         stub = GRPCInferenceServiceGrpc.newBlockingStub(channel);
     }
 

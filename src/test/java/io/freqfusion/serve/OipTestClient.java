@@ -21,6 +21,12 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 /** A minimal OIP v2 REST client for the tests, written from the protocol (not from the server's code). */
 public final class OipTestClient {
+
+    /** A plaintext channel to the test's gRPC server (its test port), accepting answers up to 64 MiB. */
+    public static io.grpc.ManagedChannel grpcChannel() {
+        int port = org.eclipse.microprofile.config.ConfigProvider.getConfig().getValue("quarkus.grpc.server.test-port", Integer.class);
+        return io.grpc.ManagedChannelBuilder.forAddress("localhost", port).usePlaintext().maxInboundMessageSize(64 << 20).build();
+    }
     static final ObjectMapper JSON = new ObjectMapper();
 
     private OipTestClient() {}
