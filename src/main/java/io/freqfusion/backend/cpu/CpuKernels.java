@@ -41,34 +41,38 @@ public final class CpuKernels {
         VectorKernels.normalise(par, z, B, taps, n, hamming, out);
     }
 
+    /**
+     * The normaliser of z (B, taps, H, W) into the pair-packed layout {@link #carafe} reads (see {@link #packKernel}),
+     * and also into out (B, taps, H, W) when out is non-null (out may alias z).
+     */
+    public static void normalisePacked(Parallel par, float[] z, int B, int taps, int H, int W, float[] hamming,
+                                       float[] out, float[] packed) {
+        VectorKernels.normalisePacked(par, z, B, taps, H, W, hamming, out, packed);
+    }
+
     // ------------------------------------------------------------------ CARAFE (spec 2.3)
 
     /**
-     * out = selfScale * self + carafeScale * CARAFE(x, K, k, s), mmcv semantics: out-of-image taps dropped.
-     * x: (B, C, h, w); K: (B, k^2, s h, s w); self, out: (B, C, s h, s w); self may be null (then selfScale is unused).
-     * scratch holds x's rows spread for contiguous taps: at least {@link #carafeScratch} floats. out must not alias x or self.
+     * Packs a kernel K (B, k^2, H, W) for {@link #carafe}: the k^2 rows of each pair of output rows become one
+     * contiguous block, rows padded to whole vectors. packed: at least {@link #packedKernelSize} floats.
      */
-    public static void carafe(Parallel par, float[] x, int B, int C, int h, int w, float[] kernel, int k, int s,
-                              float[] self, float selfScale, float carafeScale, float[] out, float[] scratch) {
-        int r = (k - 1) / 2;
-        VectorKernels.spreadRows(par, x, B * C, h, w, s, r, scratch);
-        VectorKernels.carafeSpread(par, scratch, B, C, h, w, kernel, k, s, null, self, selfScale, carafeScale, out);
+    public static void packKernel(Parallel par, float[] kernel, int B, int taps, int H, int W, float[] packed) {
+        VectorKernels.packKernel(par, kernel, B, taps, H, W, packed);
+    }
+
+    /** Floats a pair-packed kernel of (B, taps, H, W) takes. */
+    public static int packedKernelSize(int B, int taps, int H, int W) {
+        return VectorKernels.packedKernelSize(B, taps, H, W);
     }
 
     /**
-     * As {@link #carafe}, but {@code logits} are the unnormalised kernel: the normaliser (spec 2.1) is fused into the
-     * reassembly, so the normalised kernel is never written out. Same result as normalise + carafe.
+     * out = selfScale * self + carafeScale * CARAFE(x, K, k, s), mmcv semantics: out-of-image taps dropped.
+     * x: (B, C, h, w); K: (B, k^2, s h, s w) pair-packed ({@link #packKernel}, {@link #normalisePacked}); self, out:
+     * (B, C, s h, s w); s is 1 or 2; self may be null (then selfScale is unused). out must not alias x or self.
      */
-    public static void carafeLogits(Parallel par, float[] x, int B, int C, int h, int w, float[] logits, float[] hamming,
-                                    int k, int s, float[] self, float selfScale, float carafeScale, float[] out, float[] scratch) {
-        int r = (k - 1) / 2;
-        VectorKernels.spreadRows(par, x, B * C, h, w, s, r, scratch);
-        VectorKernels.carafeSpread(par, scratch, B, C, h, w, logits, k, s, hamming, self, selfScale, carafeScale, out);
-    }
-
-    /** Scratch floats carafe needs for this input. */
-    public static int carafeScratch(int B, int C, int h, int w, int k, int s) {
-        return B * C * VectorKernels.spreadPlane(h, w, s, (k - 1) / 2) + VectorKernels.SLACK;
+    public static void carafe(Parallel par, float[] x, int B, int C, int h, int w, float[] packedKernel, int k, int s,
+                              float[] self, float selfScale, float carafeScale, float[] out) {
+        VectorKernels.carafe(par, x, B, C, h, w, packedKernel, k, s, self, selfScale, carafeScale, out);
     }
 
     // ------------------------------------------------------------------ resizes (spec 2.4, 2.5)

@@ -23,8 +23,10 @@ final class CpuModuleForward implements ModuleForward {
 
     // Scratch (spec symbols). Unused ones stay null for the configured path.
     private final float[] ph, ph2, pl, px, zhh, zlh, zll, zl, zhl, zh, upLr, lrPre;
-    /** Shared scratch for padded conv inputs and spread CARAFE rows (one kernel runs at a time). */
+    /** Shared scratch for padded conv inputs (one kernel runs at a time). */
     private final float[] scratch;
+    /** The normalised CARAFE kernel in use, pair-packed (one reassembly runs at a time). */
+    private final float[] kp;
     private final float[] sh, sl, invNormH, invNormL, hrConv, lrConv, delta;
     /** offset and direct_scale weights stacked (they read the same input): LR (16G out) and HR (4G out). */
     private final float[] lrConvW, lrConvB, hrConvW, hrConvB;
@@ -72,8 +74,9 @@ final class CpuModuleForward implements ModuleForward {
         hrConvB = fr ? concat(wt.hrOffsetB, wt.hrDirectScaleB) : null;
         delta = fr ? new float[nL * 8 * g] : null;
         scratch = new float[scratchSize()];
+        kp = new float[CpuKernels.packedKernelSize(B, Math.max(tl, th), H, W)];
         long floats = 0;
-        for (float[] a : new float[][] {ph, ph2, pl, px, zhh, zlh, zll, zl, zhl, zh, upLr, lrPre, scratch, sh, sl, invNormH,
+        for (float[] a : new float[][] {ph, ph2, pl, px, zhh, zlh, zll, zl, zhl, zh, upLr, lrPre, scratch, kp, sh, sl, invNormH,
                 invNormL, hrConv, lrConv, delta, lrConvW, hrConvW}) {
             if (a != null) floats += a.length;
         }
@@ -85,17 +88,11 @@ final class CpuModuleForward implements ModuleForward {
     @Override
     public long scratchBytes() { return scratchBytes; }
 
-    /** The largest padded/spread copy any kernel of this forward makes. */
+    /** The largest padded copy any convolution of this forward makes. */
     private int scratchSize() {
-        int ke = cfg.encoderKernel(), ep = cfg.encoderPadding(), kl = cfg.lowpassKernel(), kh = cfg.highpassKernel();
+        int ke = cfg.encoderKernel(), ep = cfg.encoderPadding();
         int m = 0;
         m = Math.max(m, convScratch(B, Cc, H, W, ke, ep));
-        m = Math.max(m, carafeScratch(B, Cc, H, W, kh, 1));
-        m = Math.max(m, carafeScratch(B, tl, h, w, kl, 2));
-        m = Math.max(m, carafeScratch(B, th, h, w, kl, 2));
-        m = Math.max(m, carafeScratch(B, Cl, h, w, kl, 2));
-        m = Math.max(m, carafeScratch(B, Cl, H, W, kl, 1));
-        m = Math.max(m, carafeScratch(B, Ch, H, W, kh, 1));
         if (cfg.featureResample()) m = Math.max(m, convScratch(B, cfg.samplerChannels(), H, W, ke, cfg.samplerPadding()));
         return m;
     }
@@ -120,8 +117,9 @@ final class CpuModuleForward implements ModuleForward {
             // (a) initial AHPF on the compressed hr feature: P_h' = 2 P_h - CARAFE(P_h, N(E_H(P_h)))
             conv2d(par, ph, B, Cc, H, W, wt.encoder2W, wt.encoder2B, th, ke, ed, ep, zhh, scratch);
             clock.lap(Stage.ENCODE);
-            // K_h0 = N(Z_hh) is normalised inside the reassembly (never materialised)
-            carafeLogits(par, ph, B, Cc, H, W, zhh, wt.hammingHighpass, cfg.highpassKernel(), 1, ph, 2f, -1f, ph2, scratch);
+            normalisePacked(par, zhh, B, th, H, W, wt.hammingHighpass, null, kp);                  // K_h0
+            clock.lap(Stage.NORMALISE);
+            carafe(par, ph, B, Cc, H, W, kp, cfg.highpassKernel(), 1, ph, 2f, -1f, ph2);
             clock.lap(Stage.REASSEMBLE);
             // (b) ALPF logits: Z_l = E_L(P_h') + CARAFE(E_L(P_l), N(E_L(P_h')), s=2)
             conv2d(par, ph2, B, Cc, H, W, wt.encoderW, wt.encoderB, tl, ke, ed, ep, zlh, scratch);
@@ -129,14 +127,16 @@ final class CpuModuleForward implements ModuleForward {
             // (c) AHPF lr logits, computed here to keep the encoders together
             conv2d(par, pl, B, Cc, h, w, wt.encoder2W, wt.encoder2B, th, ke, ed, ep, zhl, scratch);
             clock.lap(Stage.ENCODE);
-            carafeLogits(par, zll, B, tl, h, w, zlh, wt.hammingLowpass, cfg.lowpassKernel(), 2, zlh, 1f, 1f, zl, scratch);
+            normalisePacked(par, zlh, B, tl, H, W, wt.hammingLowpass, null, kp);                   // K_l0
+            clock.lap(Stage.NORMALISE);
+            carafe(par, zll, B, tl, h, w, kp, cfg.lowpassKernel(), 2, zlh, 1f, 1f, zl);
             clock.lap(Stage.REASSEMBLE);
-            normalise(par, zl, B, tl, H * W, wt.hammingLowpass, mask);
+            normalisePacked(par, zl, B, tl, H, W, wt.hammingLowpass, mask, kp);                    // K_l
             clock.lap(Stage.NORMALISE);
             // Z_h = Z_hh + CARAFE(Z_hl, K_l, k_l, s=2)
-            carafe(par, zhl, B, th, h, w, mask, cfg.lowpassKernel(), 2, zhh, 1f, 1f, zh, scratch);
+            carafe(par, zhl, B, th, h, w, kp, cfg.lowpassKernel(), 2, zhh, 1f, 1f, zh);
             // (d) lr_out = CARAFE(X_l, K_l, s=2)
-            carafe(par, xl, B, Cl, h, w, mask, cfg.lowpassKernel(), 2, null, 0f, 1f, lrDest, scratch);
+            carafe(par, xl, B, Cl, h, w, kp, cfg.lowpassKernel(), 2, null, 0f, 1f, lrDest);
             clock.lap(Stage.REASSEMBLE);
             qh = ph2;
         } else if (cfg.semiConv()) {
@@ -151,9 +151,9 @@ final class CpuModuleForward implements ModuleForward {
             nearest(par, zll, B, tl, h, w, H, W, zlh, zl);
             if (cfg.useHighPass()) nearest(par, zhl, B, th, h, w, H, W, zhh, zh);
             clock.lap(Stage.REASSEMBLE);
-            normalise(par, zl, B, tl, H * W, wt.hammingLowpass, mask);
+            normalisePacked(par, zl, B, tl, H, W, wt.hammingLowpass, mask, kp);
             clock.lap(Stage.NORMALISE);
-            carafe(par, xl, B, Cl, h, w, mask, cfg.lowpassKernel(), 2, null, 0f, 1f, lrDest, scratch);
+            carafe(par, xl, B, Cl, h, w, kp, cfg.lowpassKernel(), 2, null, 0f, 1f, lrDest);
             clock.lap(Stage.REASSEMBLE);
         } else {
             // 5.2: P_x = NearestUp(P_l) + P_h; kernels from P_x; lr resized first, CARAFE with s=1
@@ -162,20 +162,22 @@ final class CpuModuleForward implements ModuleForward {
             conv2d(par, px, B, Cc, H, W, wt.encoderW, wt.encoderB, tl, ke, ed, ep, zl, scratch);
             if (cfg.useHighPass()) conv2d(par, px, B, Cc, H, W, wt.encoder2W, wt.encoder2B, th, ke, ed, ep, zh, scratch);
             clock.lap(Stage.ENCODE);
-            normalise(par, zl, B, tl, H * W, wt.hammingLowpass, mask);
+            normalisePacked(par, zl, B, tl, H, W, wt.hammingLowpass, mask, kp);
             clock.lap(Stage.NORMALISE);
             if (cfg.upsampleMode() == io.freqfusion.model.UpsampleMode.NEAREST) {
                 nearest(par, xl, B, Cl, h, w, H, W, null, upLr);
             } else {
                 bilinear(par, xl, B, Cl, h, w, H, W, cfg.alignCorners(), upLr);
             }
-            carafe(par, upLr, B, Cl, H, W, mask, cfg.lowpassKernel(), 1, null, 0f, 1f, lrDest, scratch);
+            carafe(par, upLr, B, Cl, H, W, kp, cfg.lowpassKernel(), 1, null, 0f, 1f, lrDest);
             clock.lap(Stage.REASSEMBLE);
         }
 
         // (d) hr branch: hr_out = (2 or 1) X_h - CARAFE(X_h, N(Z_h), k_h, s=1)
         if (cfg.useHighPass()) {
-            carafeLogits(par, xh, B, Ch, H, W, zh, wt.hammingHighpass, cfg.highpassKernel(), 1, xh, cfg.hrResidual() ? 2f : 1f, -1f, hrOut, scratch);
+            normalisePacked(par, zh, B, th, H, W, wt.hammingHighpass, null, kp);                   // K_h
+            clock.lap(Stage.NORMALISE);
+            carafe(par, xh, B, Ch, H, W, kp, cfg.highpassKernel(), 1, xh, cfg.hrResidual() ? 2f : 1f, -1f, hrOut);
         } else {
             System.arraycopy(xh, 0, hrOut, 0, B * Ch * H * W);
         }

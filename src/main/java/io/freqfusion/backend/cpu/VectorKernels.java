@@ -32,7 +32,7 @@ final class VectorKernels {
         // e.g. 64 KiB apart at 128x128), so unpacked they would be re-read from L3 for every block of output channels.
         int unit = 4, units = (strips + unit - 1) / unit;
         par.forRange(B * units, (from, to) -> {
-            float[] panel = panelBuffer(ci * strip);
+            float[] panel = PANEL.get(ci * strip);
             for (int item = from; item < to; item++) {
                 int b = item / units, s0 = (item % units) * unit, s1 = Math.min(strips, s0 + unit);
                 int xb = b * ci * n, ob = b * co * n;
@@ -51,22 +51,22 @@ final class VectorKernels {
         });
     }
 
-    private static final ThreadLocal<float[][]> PANEL = ThreadLocal.withInitial(() -> new float[1][0]);
-    private static final ThreadLocal<float[][]> ROW = ThreadLocal.withInitial(() -> new float[1][0]);
+    /**
+     * A per-thread scratch array that grows to the largest size asked for and is then reused: kernels get L1-sized
+     * working buffers without allocating per call (the pool's threads live as long as the backend).
+     */
+    private static final class ThreadBuffer {
+        private final ThreadLocal<float[][]> holder = ThreadLocal.withInitial(() -> new float[1][0]);
 
-    /** A per-thread buffer for one output row of kernels, reused across calls. */
-    private static float[] rowBuffer(int size) {
-        float[][] holder = ROW.get();
-        if (holder[0].length < size) holder[0] = new float[size];
-        return holder[0];
+        float[] get(int size) {
+            float[][] h = holder.get();
+            if (h[0].length < size) h[0] = new float[size];
+            return h[0];
+        }
     }
 
-    /** A per-thread packing buffer of at least {@code size} floats, reused across calls. */
-    private static float[] panelBuffer(int size) {
-        float[][] holder = PANEL.get();
-        if (holder[0].length < size) holder[0] = new float[size];
-        return holder[0];
-    }
+    private static final ThreadBuffer PANEL = new ThreadBuffer(), KERNEL_VECTOR = new ThreadBuffer(),
+            SOURCE_ROWS = new ThreadBuffer(), RESULT_ROWS = new ThreadBuffer();
 
     /** out[o..o+3][p..p+2L) for a full strip: 4 x 2 accumulators, one pass over the input channels. */
     private static void gemmTile4(float[] x, int xo, int xs, int ci, float[] w, float[] bias, int o, float[] out, int oo, int n) {
@@ -293,13 +293,13 @@ final class VectorKernels {
     static void normalise(Parallel par, float[] z, int B, int taps, int n, float[] hamming, float[] out) {
         int block = 512, blocks = (n + block - 1) / block;
         par.forRange(B * blocks, (from, to) -> {
-            float[] kbuf = kernelBuffer(taps);
+            float[] kbuf = KERNEL_VECTOR.get(taps * L);
             for (int item = from; item < to; item++) {
                 int b = item / blocks, p0 = (item % blocks) * block, p1 = Math.min(n, p0 + block);
                 int base = b * taps * n;
                 for (int p = p0; p < p1; p += L) {
                     // all taps are read into kbuf before any is written: out may alias z
-                    normaliseVector(z, base + p, n, taps, hamming, p1 - p, kbuf);
+                    normaliseVector(z, base + p, n, taps, hamming, p1 - p, kbuf, 0, L);
                     boolean full = p + L <= p1;
                     VectorMask<Float> m = S.indexInRange(p, p1);
                     for (int t = 0; t < taps; t++) {
@@ -318,235 +318,299 @@ final class VectorKernels {
 
     // ------------------------------------------------------------------ CARAFE
 
-    /**
-     * Copies every row of x (planes of h x w) into d, repeated s times horizontally and zero-padded by s*r
-     * columns on both sides: d[row][s r + X] = x[row][X / s]. Then CARAFE's tap (ky, kx) for output column X
-     * reads d[Y / s + ky - r][X + s kx] - contiguous in X.
+    /*
+     * Layout of a CARAFE kernel as the reassembly reads it ("pair-packed"): for every batch item and pair of output
+     * rows (2p, 2p+1), its taps one after the other, each tap as the pair's two rows, each row padded to whole vectors:
+     * packed[(((b pairs + p) taps + t) 2 + i) wv + X] = K[b, t, 2p + i, X], wv = W rounded up to L. The k^2 rows a pair
+     * needs are then one contiguous block (in (B, taps, H, W) they are H W floats apart, a power-of-two stride that maps
+     * every tap to the same cache sets). The last pair of an odd H repeats its row.
      */
-    static void spreadRows(Parallel par, float[] x, int planes, int h, int w, int s, int r, float[] d) {
-        int dw = s * w + 2 * s * r, pad = s * r, dPlane = spreadPlane(h, w, s, r);
-        par.forRange(planes * h, (from, to) -> {
-            for (int row = from; row < to; row++) {
-                int src = row * w, dst = (row / h) * dPlane + (row % h) * dw;
-                java.util.Arrays.fill(d, dst, dst + pad, 0f);
-                if (s == 1) {
-                    System.arraycopy(x, src, d, dst + pad, w);
-                } else if (s == 2) {
-                    int X = 0;
-                    for (; X + L <= w; X += L) {
-                        FloatVector v = FloatVector.fromArray(S, x, src + X);
-                        v.rearrange(DUP_LO).intoArray(d, dst + pad + 2 * X);
-                        v.rearrange(DUP_HI).intoArray(d, dst + pad + 2 * X + L);
+
+    static int vectorWidth(int W) { return (W + L - 1) / L * L; }
+
+    static int packedKernelSize(int B, int taps, int H, int W) {
+        return B * ((H + 1) / 2) * taps * 2 * vectorWidth(W);
+    }
+
+    /** Packs a normalised kernel K (B, taps, H, W) into the pair-packed layout. */
+    static void packKernel(Parallel par, float[] K, int B, int taps, int H, int W, float[] packed) {
+        int pairs = (H + 1) / 2, wv = vectorWidth(W), plane = H * W;
+        par.forRange(B * pairs, (from, to) -> {
+            for (int item = from; item < to; item++) {
+                int b = item / pairs, p = item % pairs;
+                for (int t = 0; t < taps; t++) {
+                    for (int i = 0; i < 2; i++) {
+                        int Y = Math.min(2 * p + i, H - 1);
+                        System.arraycopy(K, (b * taps + t) * plane + Y * W, packed, ((item * taps + t) * 2 + i) * wv, W);
                     }
-                    for (; X < w; X++) {
-                        float v = x[src + X];
-                        d[dst + pad + 2 * X] = v;
-                        d[dst + pad + 2 * X + 1] = v;
-                    }
-                } else {
-                    for (int X = 0; X < s * w; X++) d[dst + pad + X] = x[src + X / s];
                 }
-                java.util.Arrays.fill(d, dst + pad + s * w, dst + dw, 0f);
             }
         });
     }
 
     /**
-     * Floats per spread plane: its rows plus one cache line, so that the planes of neighbouring channels (read
-     * together by the CARAFE tiles) start in different cache sets even when h * dw is a multiple of 4 KiB.
+     * The kernel normaliser (softmax x Hamming window, renormalised) of the logits z (B, taps, H, W) into the
+     * pair-packed layout, and also into out (B, taps, H, W) when out is non-null (the mask the module returns;
+     * out may alias z).
      */
-    static int spreadPlane(int h, int w, int s, int r) {
-        return h * (s * w + 2 * s * r) + 16;
+    static void normalisePacked(Parallel par, float[] z, int B, int taps, int H, int W, float[] hamming, float[] out, float[] packed) {
+        int pairs = (H + 1) / 2, wv = vectorWidth(W), plane = H * W;
+        par.forRange(B * pairs, (from, to) -> {
+            float[] kbuf = KERNEL_VECTOR.get(taps * L);
+            for (int item = from; item < to; item++) {
+                int b = item / pairs, p = item % pairs;
+                for (int i = 0; i < 2; i++) {
+                    int Y = Math.min(2 * p + i, H - 1);
+                    boolean store = out != null && 2 * p + i < H;
+                    int zb = b * taps * plane + Y * W, pb = item * taps * 2 * wv + i * wv;
+                    for (int X = 0; X < W; X += L) {
+                        // all taps are read into kbuf before any is written: out may alias z
+                        normaliseVector(z, zb + X, plane, taps, hamming, W - X, kbuf, 0, L);
+                        boolean full = X + L <= W;
+                        VectorMask<Float> m = S.indexInRange(X, W);
+                        for (int t = 0; t < taps; t++) {
+                            FloatVector v = FloatVector.fromArray(S, kbuf, t * L);
+                            v.intoArray(packed, pb + t * 2 * wv + X);
+                            if (store && full) v.intoArray(out, zb + t * plane + X);
+                            else if (store) v.intoArray(out, zb + t * plane + X, m);
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /** Bytes of pair-packed kernel one work unit of the reassembly keeps hot (in L2) while its channel blocks reuse it. */
+    private static final int KERNEL_BAND_BYTES = 192 * 1024;
+
+    /**
+     * out = selfScale * self + carafeScale * CARAFE(x, K, k, s) for s in {1, 2} (see {@link CpuKernels#carafe}); K
+     * pair-packed.
+     *
+     * <p>Unit of work: a block of 4 channels x a band of row pairs (bands sized so that their kernel stays in L2 while
+     * the channel blocks of the band run). A unit walks its 4 source planes top to bottom, so memory is read and written
+     * in long sequential runs per plane. The source rows a pair reads (k for s = 2, k + 1 for s = 1) live in a ring of
+     * per-thread rows in L1, zero-padded and, for s = 2, spread (every value twice), so that tap (ky, kx) of a vector of
+     * output pixels is one unmasked load at X + s kx; each new pair copies in only its new rows. Each source vector
+     * loaded feeds both output rows of the pair.
+     */
+    static void carafe(Parallel par, float[] x, int B, int C, int h, int w, float[] packed, int k, int s,
+                       float[] self, float selfScale, float carafeScale, float[] out) {
+        if (s != 1 && s != 2) throw new IllegalArgumentException("CARAFE scale must be 1 or 2, got " + s);
+        int H = h * s, W = w * s, r = (k - 1) / 2, taps = k * k, wv = vectorWidth(W);
+        int dw = wv + 2 * s * r;                // buffer row: s r zeros, the s w (spread) values, zeros
+        int rows = s == 2 ? k : k + 1;          // source rows a pair of output rows reads
+        int cStride = rows * dw;                // ring floats per channel
+        int pairs = (H + 1) / 2, pairK = taps * 2 * wv, outPlane = H * W, inPlane = h * w;
+        int bandPairs = Math.max(1, Math.min(pairs, KERNEL_BAND_BYTES / (4 * pairK))), bands = (pairs + bandPairs - 1) / bandPairs;
+        int blocks = (C + 3) / 4;
+        par.forRange(B * bands * blocks, (from, to) -> {
+            float[] ring = SOURCE_ROWS.get(4 * cStride + 2 * L);
+            float[] res = RESULT_ROWS.get(8 * wv);
+            // The pads of every ring row stay zero for this call's geometry: rows only ever get their values copied in.
+            java.util.Arrays.fill(ring, 0, 4 * cStride + 2 * L, 0f);
+            for (int item = from; item < to; item++) {
+                int b = item / (bands * blocks), band = (item / blocks) % bands, c = (item % blocks) * 4;
+                int nc = Math.min(4, C - c), p0 = band * bandPairs, p1 = Math.min(pairs, p0 + bandPairs);
+                int next = Integer.MIN_VALUE;   // the first source row not yet in the ring
+                for (int p = p0; p < p1; p++) {
+                    int y0 = 2 * p, sy0 = (s == 2 ? p : y0) - r;
+                    for (int sy = Math.max(sy0, next); sy < sy0 + rows; sy++) {
+                        int slot = Math.floorMod(sy, rows) * dw;
+                        for (int cc = 0; cc < nc; cc++) loadSourceRow(x, (b * C + c + cc) * inPlane, h, w, s, r, sy, ring, cc * cStride + slot);
+                    }
+                    next = sy0 + rows;
+                    int first = Math.floorMod(sy0, rows), kb = (b * pairs + p) * pairK;
+                    if (nc == 4 && s == 2) {
+                        carafeS2Tile4(ring, cStride, dw, rows, first, k, packed, kb, wv, res);
+                    } else if (nc == 4) {
+                        carafeS1Tile4(ring, cStride, dw, rows, first, k, packed, kb, wv, res);
+                    } else {
+                        for (int cc = 0; cc < nc; cc++) carafeTile1(ring, cc * cStride, dw, rows, first, k, s, packed, kb, wv, res, 2 * cc * wv);
+                    }
+                    // res holds the block's CARAFE rows (per channel, the pair's two rows); combine them into out.
+                    for (int cc = 0; cc < nc; cc++) {
+                        for (int i = 0; i < 2 && y0 + i < H; i++) {
+                            combineRow(res, (2 * cc + i) * wv, self, selfScale, carafeScale, out, (b * C + c + cc) * outPlane + (y0 + i) * W, W);
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /**
+     * Copies source row sy of one channel plane into the ring row at dOff, after its s r zero pad floats, every value
+     * repeated s times; a row outside the image becomes zeros (its taps are dropped).
+     */
+    private static void loadSourceRow(float[] x, int plane, int h, int w, int s, int r, int sy, float[] d, int dOff) {
+        int dst = dOff + s * r;
+        if (sy < 0 || sy >= h) {
+            java.util.Arrays.fill(d, dst, dst + s * w, 0f);
+            return;
+        }
+        int src = plane + sy * w;
+        if (s == 1) {
+            System.arraycopy(x, src, d, dst, w);
+            return;
+        }
+        int X = 0;
+        for (; X + L <= w; X += L) {
+            FloatVector v = FloatVector.fromArray(S, x, src + X);
+            v.rearrange(DUP_LO).intoArray(d, dst + 2 * X);
+            v.rearrange(DUP_HI).intoArray(d, dst + 2 * X + L);
+        }
+        for (; X < w; X++) {
+            float v = x[src + X];
+            d[dst + 2 * X] = v;
+            d[dst + 2 * X + 1] = v;
+        }
     }
 
     /** Lane i takes lane i/2 (low half duplicated) and L/2 + i/2 (high half duplicated). */
     private static final jdk.incubator.vector.VectorShuffle<Float> DUP_LO = jdk.incubator.vector.VectorShuffle.fromOp(S, i -> i / 2);
     private static final jdk.incubator.vector.VectorShuffle<Float> DUP_HI = jdk.incubator.vector.VectorShuffle.fromOp(S, i -> L / 2 + i / 2);
 
+    // The tiles are separate small methods with every vector a local, so that C2 keeps the accumulators in
+    // registers (a vector passed to a call that is not inlined is boxed). Ring row j of the pair is slot
+    // (first + j) mod rows. Results go to res, 8 rows of wv floats: channel-major, then the pair's two rows.
+
     /**
-     * out = selfScale * self + carafeScale * CARAFE, reading the spread rows d (B, C, h, s w + 2 s r) made by
-     * {@link #spreadRows}. Works per output row on blocks of 4 channels: each kernel vector is loaded once per
-     * block and each source vector once per tap.
-     *
-     * <p>When {@code hamming} is non-null, {@code kernel} holds the logits and the kernel normaliser (softmax x
-     * Hamming, renormalised) is applied on the fly per vector of pixels, so the normalised k^2 x H x W kernel is
-     * never materialised (it lives in a small per-thread buffer in L1).
+     * s = 2, four channels x the pair's two output rows: both rows read the same spread source rows, so each source
+     * vector loaded feeds two FMAs; per tap 4 source + 2 kernel loads for 8 FMAs.
      */
-    static void carafeSpread(Parallel par, float[] d, int B, int C, int h, int w, float[] kernel, int k, int s,
-                             float[] hamming, float[] self, float selfScale, float carafeScale, float[] out) {
-        int H = h * s, W = w * s, r = (k - 1) / 2, taps = k * k, dw = W + 2 * s * r;
-        int outPlane = H * W, dPlane = spreadPlane(h, w, s, r);
-        boolean fused = hamming != null;
-        boolean plain = self == null && carafeScale == 1f;   // out = CARAFE(x, K): the 8-channel tile applies
-        // Work unit: one output row x a group of channels, so that the group's source rows stay in L1/L2
-        // while the row's kernel vectors are reused across the group. Fused units take all channels so that
-        // each pixel's kernel is normalised once.
-        int group = fused ? C : Math.min(C, 32), groups = (C + group - 1) / group;
-        par.forRange(B * H * groups, (from, to) -> {
-            float[] kbuf = fused ? kernelBuffer(taps) : null;
-            float[] krow = rowBuffer(taps * W + L);
-            for (int item = from; item < to; item++) {
-                int row = item / groups, c0 = (item % groups) * group, c1 = Math.min(C, c0 + group);
-                int b = row / H, Y = row % H;
-                int kBase = b * taps * outPlane + Y * W;
-                // The row's k^2 kernel (or logit) rows, packed contiguously: in place they are H*W floats apart, a
-                // power-of-two stride that maps all taps to the same cache sets.
-                for (int t = 0; t < taps; t++) System.arraycopy(kernel, kBase + t * outPlane, krow, t * W, W);
-                int ky0 = Math.max(0, r - Y / s), ky1 = Math.min(k, h + r - Y / s);
-                for (int X = 0; X < W; X += L) {
-                    boolean full = X + L <= W;
-                    int remaining = W - X;
-                    float[] kArr;
-                    int kOff, kStride;
-                    boolean kFull;
-                    if (fused) {
-                        normaliseVector(krow, X, W, taps, hamming, remaining, kbuf);
-                        kArr = kbuf;
-                        kOff = 0;
-                        kStride = L;
-                        kFull = true;
-                    } else {
-                        kArr = krow;
-                        kOff = X;
-                        kStride = W;
-                        kFull = full;
+    private static void carafeS2Tile4(float[] d, int cStride, int dw, int rows, int first, int k, float[] kr, int kb, int wv, float[] res) {
+        for (int X = 0; X < wv; X += L) {
+            FloatVector a00 = FloatVector.zero(S), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+            for (int ky = 0, slot = first; ky < k; ky++, slot = slot + 1 == rows ? 0 : slot + 1) {
+                int row = slot * dw + X, kt = kb + ky * k * 2 * wv + X;
+                for (int kx = 0; kx < k; kx++, row += 2, kt += 2 * wv) {
+                    FloatVector k0 = FloatVector.fromArray(S, kr, kt), k1 = FloatVector.fromArray(S, kr, kt + wv);
+                    FloatVector v = FloatVector.fromArray(S, d, row);
+                    a00 = v.fma(k0, a00);
+                    a01 = v.fma(k1, a01);
+                    v = FloatVector.fromArray(S, d, row + cStride);
+                    a10 = v.fma(k0, a10);
+                    a11 = v.fma(k1, a11);
+                    v = FloatVector.fromArray(S, d, row + 2 * cStride);
+                    a20 = v.fma(k0, a20);
+                    a21 = v.fma(k1, a21);
+                    v = FloatVector.fromArray(S, d, row + 3 * cStride);
+                    a30 = v.fma(k0, a30);
+                    a31 = v.fma(k1, a31);
+                }
+            }
+            a00.intoArray(res, X);
+            a01.intoArray(res, X + wv);
+            a10.intoArray(res, X + 2 * wv);
+            a11.intoArray(res, X + 3 * wv);
+            a20.intoArray(res, X + 4 * wv);
+            a21.intoArray(res, X + 5 * wv);
+            a30.intoArray(res, X + 6 * wv);
+            a31.intoArray(res, X + 7 * wv);
+        }
+    }
+
+    /**
+     * s = 1, four channels x the pair's output rows (Y, Y+1): ring row j is tap row j of row Y and tap row j - 1 of
+     * row Y+1, so each source vector loaded feeds both rows where both use it.
+     */
+    private static void carafeS1Tile4(float[] d, int cStride, int dw, int rows, int first, int k, float[] kr, int kb, int wv, float[] res) {
+        for (int X = 0; X < wv; X += L) {
+            FloatVector a00 = FloatVector.zero(S), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+            for (int j = 0, slot = first; j <= k; j++, slot = slot + 1 == rows ? 0 : slot + 1) {
+                boolean upper = j < k, lower = j > 0;
+                int row = slot * dw + X, k0t = kb + j * k * 2 * wv + X, k1t = kb + (j - 1) * k * 2 * wv + wv + X;
+                for (int kx = 0; kx < k; kx++, row++, k0t += 2 * wv, k1t += 2 * wv) {
+                    FloatVector v0 = FloatVector.fromArray(S, d, row), v1 = FloatVector.fromArray(S, d, row + cStride);
+                    FloatVector v2 = FloatVector.fromArray(S, d, row + 2 * cStride), v3 = FloatVector.fromArray(S, d, row + 3 * cStride);
+                    if (upper) {
+                        FloatVector k0 = FloatVector.fromArray(S, kr, k0t);
+                        a00 = v0.fma(k0, a00);
+                        a10 = v1.fma(k0, a10);
+                        a20 = v2.fma(k0, a20);
+                        a30 = v3.fma(k0, a30);
                     }
-                    int c = c0;
-                    for (; plain && full && c + 8 <= c1; c += 8) {
-                        carafeTile8(d, (b * C + c) * dPlane + X, dPlane, dw, Y / s - r, ky0, ky1, k, s, kArr, kOff, kStride,
-                                out, (b * C + c) * outPlane + Y * W + X, outPlane);
-                    }
-                    for (; c + 4 <= c1; c += 4) {
-                        carafeTile4(d, (b * C + c) * dPlane + X, dPlane, dw, Y / s - r, ky0, ky1, k, s, kArr, kOff, kStride, kFull,
-                                self, selfScale, carafeScale, out, (b * C + c) * outPlane + Y * W + X, outPlane, remaining);
-                    }
-                    for (; c < c1; c++) {
-                        carafeTile1(d, (b * C + c) * dPlane + X, dw, Y / s - r, ky0, ky1, k, s, kArr, kOff, kStride, kFull,
-                                self, selfScale, carafeScale, out, (b * C + c) * outPlane + Y * W + X, remaining);
+                    if (lower) {
+                        FloatVector k1 = FloatVector.fromArray(S, kr, k1t);
+                        a01 = v0.fma(k1, a01);
+                        a11 = v1.fma(k1, a11);
+                        a21 = v2.fma(k1, a21);
+                        a31 = v3.fma(k1, a31);
                     }
                 }
             }
-        });
-    }
-
-    /** Four channels, one vector of output pixels: each kernel vector loaded once, each source vector once per tap. */
-    private static void carafeTile4(float[] d, int db, int dPlane, int dw, int sy0, int ky0, int ky1, int k, int s,
-                                    float[] kArr, int kOff, int kStride, boolean kFull,
-                                    float[] self, float selfScale, float carafeScale, float[] out, int ob, int outPlane, int remaining) {
-        boolean full = remaining >= L;
-        VectorMask<Float> m = S.indexInRange(0, remaining);
-        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-        for (int ky = ky0; ky < ky1; ky++) {
-            int srow = db + (sy0 + ky) * dw;
-            int kr = kOff + ky * k * kStride;
-            for (int kx = 0; kx < k; kx++) {
-                FloatVector kv = kFull ? FloatVector.fromArray(S, kArr, kr + kx * kStride)
-                        : FloatVector.fromArray(S, kArr, kr + kx * kStride, m);
-                int so = srow + kx * s;
-                a0 = FloatVector.fromArray(S, d, so).fma(kv, a0);
-                a1 = FloatVector.fromArray(S, d, so + dPlane).fma(kv, a1);
-                a2 = FloatVector.fromArray(S, d, so + 2 * dPlane).fma(kv, a2);
-                a3 = FloatVector.fromArray(S, d, so + 3 * dPlane).fma(kv, a3);
-            }
+            a00.intoArray(res, X);
+            a01.intoArray(res, X + wv);
+            a10.intoArray(res, X + 2 * wv);
+            a11.intoArray(res, X + 3 * wv);
+            a20.intoArray(res, X + 4 * wv);
+            a21.intoArray(res, X + 5 * wv);
+            a30.intoArray(res, X + 6 * wv);
+            a31.intoArray(res, X + 7 * wv);
         }
-        finish(a0, self, selfScale, carafeScale, out, ob, full, m);
-        finish(a1, self, selfScale, carafeScale, out, ob + outPlane, full, m);
-        finish(a2, self, selfScale, carafeScale, out, ob + 2 * outPlane, full, m);
-        finish(a3, self, selfScale, carafeScale, out, ob + 3 * outPlane, full, m);
     }
 
-    /**
-     * Eight channels of a plain CARAFE (no residual), full vectors only: eight independent accumulator chains keep
-     * both FMA pipes busy. Kept free of helper calls so that C2 compiles it within its inlining budget (a vector
-     * passed to a non-inlined call is boxed).
-     */
-    private static void carafeTile8(float[] d, int db, int dPlane, int dw, int sy0, int ky0, int ky1, int k, int s,
-                                    float[] kArr, int kOff, int kStride,
-                                    float[] out, int ob, int outPlane) {
-        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-        for (int ky = ky0; ky < ky1; ky++) {
-            int srow = db + (sy0 + ky) * dw;
-            int kr = kOff + ky * k * kStride;
-            for (int kx = 0; kx < k; kx++) {
-                FloatVector kv = FloatVector.fromArray(S, kArr, kr + kx * kStride);
-                int so = srow + kx * s;
-                a0 = FloatVector.fromArray(S, d, so).fma(kv, a0);
-                a1 = FloatVector.fromArray(S, d, so + dPlane).fma(kv, a1);
-                a2 = FloatVector.fromArray(S, d, so + 2 * dPlane).fma(kv, a2);
-                a3 = FloatVector.fromArray(S, d, so + 3 * dPlane).fma(kv, a3);
-                a4 = FloatVector.fromArray(S, d, so + 4 * dPlane).fma(kv, a4);
-                a5 = FloatVector.fromArray(S, d, so + 5 * dPlane).fma(kv, a5);
-                a6 = FloatVector.fromArray(S, d, so + 6 * dPlane).fma(kv, a6);
-                a7 = FloatVector.fromArray(S, d, so + 7 * dPlane).fma(kv, a7);
+    /** One channel x the pair's two output rows (channel counts that are not a multiple of 4), either scale. */
+    private static void carafeTile1(float[] d, int d0, int dw, int rows, int first, int k, int s, float[] kr, int kb, int wv,
+                                    float[] res, int r0) {
+        for (int X = 0; X < wv; X += L) {
+            FloatVector a0 = FloatVector.zero(S), a1 = a0;
+            for (int ky = 0, slot = first; ky < k; ky++, slot = slot + 1 == rows ? 0 : slot + 1) {
+                // row Y+1 reads one ring row lower when s = 1, the same row when s = 2
+                int lowerSlot = s == 2 ? slot : slot + 1 == rows ? 0 : slot + 1;
+                int row0 = d0 + slot * dw + X, row1 = d0 + lowerSlot * dw + X, kt = kb + ky * k * 2 * wv + X;
+                for (int kx = 0; kx < k; kx++, row0 += s, row1 += s, kt += 2 * wv) {
+                    a0 = FloatVector.fromArray(S, d, row0).fma(FloatVector.fromArray(S, kr, kt), a0);
+                    a1 = FloatVector.fromArray(S, d, row1).fma(FloatVector.fromArray(S, kr, kt + wv), a1);
+                }
             }
+            a0.intoArray(res, r0 + X);
+            a1.intoArray(res, r0 + X + wv);
         }
-        a0.intoArray(out, ob);
-        a1.intoArray(out, ob + outPlane);
-        a2.intoArray(out, ob + 2 * outPlane);
-        a3.intoArray(out, ob + 3 * outPlane);
-        a4.intoArray(out, ob + 4 * outPlane);
-        a5.intoArray(out, ob + 5 * outPlane);
-        a6.intoArray(out, ob + 6 * outPlane);
-        a7.intoArray(out, ob + 7 * outPlane);
     }
 
-    private static void carafeTile1(float[] d, int db, int dw, int sy0, int ky0, int ky1, int k, int s,
-                                    float[] kArr, int kOff, int kStride, boolean kFull,
-                                    float[] self, float selfScale, float carafeScale, float[] out, int ob, int remaining) {
-        boolean full = remaining >= L;
-        VectorMask<Float> m = S.indexInRange(0, remaining);
-        FloatVector a0 = FloatVector.zero(S);
-        for (int ky = ky0; ky < ky1; ky++) {
-            int srow = db + (sy0 + ky) * dw;
-            int kr = kOff + ky * k * kStride;
-            for (int kx = 0; kx < k; kx++) {
-                FloatVector kv = kFull ? FloatVector.fromArray(S, kArr, kr + kx * kStride)
-                        : FloatVector.fromArray(S, kArr, kr + kx * kStride, m);
-                a0 = FloatVector.fromArray(S, d, srow + kx * s).fma(kv, a0);
-            }
+    /** out[o + X] = selfScale self[o + X] + carafeScale res[ro + X] for X < W (self may be null). */
+    private static void combineRow(float[] res, int ro, float[] self, float selfScale, float carafeScale, float[] out, int o, int W) {
+        FloatVector ss = FloatVector.broadcast(S, selfScale);
+        for (int X = 0; X < W; X += L) {
+            boolean full = X + L <= W;
+            VectorMask<Float> m = S.indexInRange(X, W);
+            FloatVector v = FloatVector.fromArray(S, res, ro + X).mul(carafeScale);
+            if (self != null) v = load(self, o + X, full, m).fma(ss, v);
+            if (full) v.intoArray(out, o + X);
+            else v.intoArray(out, o + X, m);
         }
-        finish(a0, self, selfScale, carafeScale, out, ob, full, m);
-    }
-
-    private static final ThreadLocal<float[][]> KERNEL_BUFFER = ThreadLocal.withInitial(() -> new float[1][0]);
-
-    /** A per-thread buffer of taps x L floats, reused across calls (no allocation in the steady state). */
-    private static float[] kernelBuffer(int taps) {
-        float[][] holder = KERNEL_BUFFER.get();
-        if (holder[0].length < taps * L) holder[0] = new float[taps * L];
-        return holder[0];
     }
 
     /**
      * The kernel normaliser for one vector of pixels: logits z[off + t stride] over the taps t, normalised into
-     * buf[t L] (softmax x Hamming window, renormalised). Used by {@link #normalise} and fused into the reassembly.
+     * buf[bufOff + t bufStride] (softmax x Hamming window, renormalised), full vectors (lanes past {@code remaining}
+     * hold garbage). buf must not alias z.
      */
-    private static void normaliseVector(float[] z, int off, int stride, int taps, float[] hamming, int remaining, float[] buf) {
+    private static void normaliseVector(float[] z, int off, int stride, int taps, float[] hamming, int remaining,
+                                        float[] buf, int bufOff, int bufStride) {
         boolean full = remaining >= L;
         VectorMask<Float> m = S.indexInRange(0, remaining);
         boolean window = hamming.length > 1;
         FloatVector mx = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
         for (int t = 0; t < taps; t++) {
             FloatVector v = load(z, off + t * stride, full, m);
-            v.intoArray(buf, t * L);
+            v.intoArray(buf, bufOff + t * bufStride);
             mx = mx.max(v);
         }
         FloatVector sum = FloatVector.zero(S);
         for (int t = 0; t < taps; t++) {
-            FloatVector e = FloatVector.fromArray(S, buf, t * L).sub(mx).lanewise(VectorOperators.EXP).mul(window ? hamming[t] : hamming[0]);
-            e.intoArray(buf, t * L);
+            int o = bufOff + t * bufStride;
+            FloatVector e = FloatVector.fromArray(S, buf, o).sub(mx).lanewise(VectorOperators.EXP).mul(window ? hamming[t] : hamming[0]);
+            e.intoArray(buf, o);
             sum = sum.add(e);
         }
         FloatVector inv = FloatVector.broadcast(S, 1f).div(sum);
-        for (int t = 0; t < taps; t++) FloatVector.fromArray(S, buf, t * L).mul(inv).intoArray(buf, t * L);
-    }
-
-    private static void finish(FloatVector acc, float[] self, float selfScale, float carafeScale, float[] out, int off,
-                               boolean full, VectorMask<Float> m) {
-        FloatVector v = acc.mul(carafeScale);
-        if (self != null) v = load(self, off, full, m).fma(FloatVector.broadcast(S, selfScale), v);
-        if (full) v.intoArray(out, off);
-        else v.intoArray(out, off, m);
+        for (int t = 0; t < taps; t++) {
+            int o = bufOff + t * bufStride;
+            FloatVector.fromArray(S, buf, o).mul(inv).intoArray(buf, o);
+        }
     }
 
     // ------------------------------------------------------------------ local cosine similarity

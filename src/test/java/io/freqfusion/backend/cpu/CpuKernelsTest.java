@@ -21,11 +21,19 @@ class CpuKernelsTest {
         return a;
     }
 
+    /** CARAFE of one batch item with the kernel K (k^2, s h, s w) in the plain layout: packs it, then reassembles. */
+    private static void carafe(float[] x, int C, int h, int w, float[] K, int k, int s,
+                               float[] self, float selfScale, float carafeScale, float[] out) {
+        float[] packed = new float[CpuKernels.packedKernelSize(1, k * k, s * h, s * w)];
+        CpuKernels.packKernel(PAR, K, 1, k * k, s * h, s * w, packed);
+        CpuKernels.carafe(PAR, x, 1, C, h, w, packed, k, s, self, selfScale, carafeScale, out);
+    }
+
     @Test
     void carafeDropsOutOfImageTapsWithoutRenormalising() {
         // 3x3 image of ones, uniform 3x3 kernel 1/9: corners see 4 taps, edges 6, the centre 9.
         float[] x = fill(9, 1f), k = fill(9 * 9, 1f / 9), out = new float[9];
-        CpuKernels.carafe(PAR, x, 1, 1, 3, 3, k, 3, 1, null, 0f, 1f, out, new float[1024]);
+        carafe(x, 1, 3, 3, k, 3, 1, null, 0f, 1f, out);
         assertArrayEquals(new float[] {4f / 9, 6f / 9, 4f / 9, 6f / 9, 1f, 6f / 9, 4f / 9, 6f / 9, 4f / 9}, out, EPS);
     }
 
@@ -36,8 +44,53 @@ class CpuKernelsTest {
         float[] k = new float[9 * 8];
         for (int p = 0; p < 8; p++) k[5 * 8 + p] = 1f;        // only tap (1, 2): source x = X/2 + 1
         float[] out = new float[8];
-        CpuKernels.carafe(PAR, x, 1, 1, 1, 2, k, 3, 2, null, 0f, 1f, out, new float[1024]);
+        carafe(x, 1, 1, 2, k, 3, 2, null, 0f, 1f, out);
         assertArrayEquals(new float[] {5f, 5f, 0f, 0f, 5f, 5f, 0f, 0f}, out, EPS);
+    }
+
+    /** CARAFE straight from spec 2.3 (mmcv: taps outside the source image dropped), in double. */
+    private static float[] carafeByDefinition(float[] x, int C, int h, int w, float[] K, int k, int s,
+                                              float[] self, float selfScale, float carafeScale) {
+        int H = h * s, W = w * s, r = (k - 1) / 2;
+        float[] out = new float[C * H * W];
+        for (int c = 0; c < C; c++) {
+            for (int Y = 0; Y < H; Y++) {
+                for (int X = 0; X < W; X++) {
+                    double acc = 0;
+                    for (int ky = 0; ky < k; ky++) {
+                        for (int kx = 0; kx < k; kx++) {
+                            int sy = Y / s + ky - r, sx = X / s + kx - r;
+                            if (sy < 0 || sy >= h || sx < 0 || sx >= w) continue;
+                            acc += (double) K[((ky * k + kx) * H + Y) * W + X] * x[(c * h + sy) * w + sx];
+                        }
+                    }
+                    int o = (c * H + Y) * W + X;
+                    out[o] = (float) ((self == null ? 0 : selfScale * self[o]) + carafeScale * acc);
+                }
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void carafeMatchesTheDefinitionOnOddShapesChannelTailsAndBothScales() {
+        java.util.Random rnd = new java.util.Random(11);
+        // (C, h, w, k, s): channel counts off the 4-block, widths off the vector length, odd heights (s = 1 pairs rows).
+        int[][] cases = {{5, 3, 7, 3, 1}, {9, 7, 13, 5, 1}, {4, 1, 1, 3, 1}, {8, 6, 19, 1, 1}, {3, 2, 9, 7, 1},
+                {6, 5, 7, 5, 2}, {25, 4, 11, 5, 2}, {4, 1, 1, 3, 2}, {13, 3, 17, 7, 2}, {1, 9, 2, 3, 2}};
+        for (int[] cs : cases) {
+            int C = cs[0], h = cs[1], w = cs[2], k = cs[3], s = cs[4], H = h * s, W = w * s;
+            float[] x = new float[C * h * w], K = new float[k * k * H * W], self = new float[C * H * W];
+            for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+            for (int i = 0; i < K.length; i++) K[i] = (float) rnd.nextGaussian();
+            for (int i = 0; i < self.length; i++) self[i] = (float) rnd.nextGaussian();
+            String what = java.util.Arrays.toString(cs);
+            float[] out = new float[C * H * W];
+            carafe(x, C, h, w, K, k, s, null, 0f, 1f, out);
+            assertArrayEquals(carafeByDefinition(x, C, h, w, K, k, s, null, 0f, 1f), out, 1e-4f, what);
+            carafe(x, C, h, w, K, k, s, self, 2f, -1f, out);
+            assertArrayEquals(carafeByDefinition(x, C, h, w, K, k, s, self, 2f, -1f), out, 1e-4f, what + " residual");
+        }
     }
 
     @Test
@@ -46,7 +99,7 @@ class CpuKernelsTest {
         float[] k = new float[9 * 4];
         for (int p = 0; p < 4; p++) k[4 * 4 + p] = 1f;        // identity kernel (centre tap)
         float[] out = new float[4];
-        CpuKernels.carafe(PAR, x, 1, 1, 2, 2, k, 3, 1, x, 2f, -1f, out, new float[1024]);   // 2x - x = x
+        carafe(x, 1, 2, 2, k, 3, 1, x, 2f, -1f, out);   // 2x - x = x
         assertArrayEquals(x, out, EPS);
     }
 
@@ -176,19 +229,23 @@ class CpuKernelsTest {
     }
 
     @Test
-    void fusedNormalisationEqualsNormaliseThenCarafe() {
+    void packedNormalisationEqualsNormaliseThenPack() {
         java.util.Random rnd = new java.util.Random(3);
-        int C = 6, h = 5, w = 7, k = 5, s = 2, H = h * s, W = w * s;
-        float[] x = new float[C * h * w], z = new float[k * k * H * W], hw = new float[k * k];
-        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        int k = 5, H = 9, W = 14, taps = k * k;
+        float[] z = new float[taps * H * W], hw = new float[taps];
         for (int i = 0; i < z.length; i++) z[i] = (float) rnd.nextGaussian();
         double[] a = FreqFusionWeights.hamming(k);
         for (int i = 0; i < hw.length; i++) hw[i] = (float) (a[i / k] * a[i % k]);
-        float[] scratch = new float[CpuKernels.carafeScratch(1, C, h, w, k, s)];
-        float[] kn = new float[z.length], ref = new float[C * H * W], fused = new float[C * H * W];
-        CpuKernels.normalise(PAR, z, 1, k * k, H * W, hw, kn);
-        CpuKernels.carafe(PAR, x, 1, C, h, w, kn, k, s, null, 0f, 1f, ref, scratch);
-        CpuKernels.carafeLogits(PAR, x, 1, C, h, w, z, hw, k, s, null, 0f, 1f, fused, scratch);
-        assertArrayEquals(ref, fused, 1e-6f);
+        int size = CpuKernels.packedKernelSize(1, taps, H, W);
+        float[] kn = new float[z.length], ref = new float[size], mask = new float[z.length], packed = new float[size];
+        CpuKernels.normalise(PAR, z, 1, taps, H * W, hw, kn);
+        CpuKernels.packKernel(PAR, kn, 1, taps, H, W, ref);
+        CpuKernels.normalisePacked(PAR, z, 1, taps, H, W, hw, mask, packed);
+        assertArrayEquals(kn, mask, 1e-7f);
+        // lanes past W in each packed row are padding: compare the rows only
+        int wv = size / (((H + 1) / 2) * taps * 2);
+        for (int row = 0; row < size / wv; row++) {
+            for (int X = 0; X < W; X++) assertEquals(ref[row * wv + X], packed[row * wv + X], 1e-7f);
+        }
     }
 }

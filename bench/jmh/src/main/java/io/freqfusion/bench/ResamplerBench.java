@@ -29,7 +29,7 @@ public class ResamplerBench {
     Parallel par;
     float[] qh, pl, lrPre, lrOut;
     float[] gnHrW, gnHrB, gnLrW, gnLrB, offW, offB, scaleW, scaleB, hrOffW, hrOffB, hrScaleW, hrScaleB, initPos;
-    float[] sh, sl, invNormH, invNormL, hrOffConv, hrScaleConv, lrOffConv, lrScaleConv, delta, scratch;
+    float[] sh, sl, invNormH, invNormL, hrConv, lrConv, lrConvW, lrConvB, hrConvW, hrConvB, delta, scratch;
 
     @Setup
     public void setup() {
@@ -57,12 +57,21 @@ public class ResamplerBench {
         sl = new float[nL * CS];
         invNormH = new float[nH];
         invNormL = new float[nL];
-        hrOffConv = new float[nH * 2 * G];
-        hrScaleConv = new float[nH * 2 * G];
-        lrOffConv = new float[nL * 8 * G];
-        lrScaleConv = new float[nL * 8 * G];
+        // offset and direct-scale convs stacked, as the forward runs them (one conv per input)
+        lrConvW = concat(offW, scaleW);
+        lrConvB = concat(offB, scaleB);
+        hrConvW = concat(hrOffW, hrScaleW);
+        hrConvB = concat(hrOffB, hrScaleB);
+        hrConv = new float[nH * 4 * G];
+        lrConv = new float[nL * 16 * G];
         delta = new float[nL * 8 * G];
         scratch = new float[CpuKernels.convScratch(B, CS, H, W, K_ENC, PAD)];
+    }
+
+    private static float[] concat(float[] a, float[] b) {
+        float[] c = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, c, a.length, b.length);
+        return c;
     }
 
     @TearDown
@@ -75,11 +84,9 @@ public class ResamplerBench {
         CpuKernels.groupNorm(par, pl, B, CC, nhw, GN_GROUPS, gnLrW, gnLrB, sl, CS * nhw);
         CpuKernels.localCosineSimilarity(par, sh, B, CC, H, W, invNormH);
         CpuKernels.localCosineSimilarity(par, sl, B, CC, h, w, invNormL);
-        CpuKernels.conv2d(par, sl, B, CS, h, w, offW, offB, 8 * G, K_ENC, 1, PAD, lrOffConv, scratch);
-        CpuKernels.conv2d(par, sl, B, CS, h, w, scaleW, scaleB, 8 * G, K_ENC, 1, PAD, lrScaleConv, scratch);
-        CpuKernels.conv2d(par, sh, B, CS, H, W, hrOffW, hrOffB, 2 * G, K_ENC, 1, PAD, hrOffConv, scratch);
-        CpuKernels.conv2d(par, sh, B, CS, H, W, hrScaleW, hrScaleB, 2 * G, K_ENC, 1, PAD, hrScaleConv, scratch);
-        CpuKernels.combineOffsets(par, lrOffConv, lrScaleConv, hrOffConv, hrScaleConv, initPos, B, G, h, w, delta);
+        CpuKernels.conv2d(par, sl, B, CS, h, w, lrConvW, lrConvB, 16 * G, K_ENC, 1, PAD, lrConv, scratch);
+        CpuKernels.conv2d(par, sh, B, CS, H, W, hrConvW, hrConvB, 4 * G, K_ENC, 1, PAD, hrConv, scratch);
+        CpuKernels.combineOffsets(par, lrConv, hrConv, initPos, B, G, h, w, delta);
         CpuKernels.gridSampleBorder(par, lrPre, delta, B, C, G, h, w, lrOut);
         return lrOut;
     }
