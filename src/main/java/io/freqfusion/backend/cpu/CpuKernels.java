@@ -15,15 +15,21 @@ public final class CpuKernels {
      * x: (B, ci, h, w); weight (co, ci, k, k); out: (B, co, ho, wo) with ho = h + 2 pad - dil (k - 1).
      * scratch (for k > 1 or pad > 0) holds the padded input: at least {@link #convScratch} floats.
      */
+    public static void conv2d(Parallel par, float[] x, int B, int h, int w, ConvWeights weights, int dil, int pad,
+                              float[] out, float[] scratch) {
+        if (weights.k == 1 && pad == 0) {
+            VectorKernels.conv1x1(par, x, B, h * w, weights, out);
+            return;
+        }
+        VectorKernels.padPlanes(par, x, B * weights.ci, h, w, pad, scratch);
+        VectorKernels.convPadded(par, scratch, B, h + 2 * pad, w + 2 * pad, weights, dil, out);
+    }
+
+    /** As above with the weights as stored, packed on every call (tests, one-off use; plans pack once). */
     public static void conv2d(Parallel par, float[] x, int B, int ci, int h, int w,
                               float[] weight, float[] bias, int co, int k, int dil, int pad,
                               float[] out, float[] scratch) {
-        if (k == 1 && pad == 0) {
-            VectorKernels.conv1x1(par, x, B, ci, h * w, weight, bias, co, out);
-            return;
-        }
-        VectorKernels.padPlanes(par, x, B * ci, h, w, pad, scratch);
-        VectorKernels.convPadded(par, scratch, B, ci, h + 2 * pad, w + 2 * pad, weight, bias, co, k, dil, out);
+        conv2d(par, x, B, h, w, ConvWeights.pack(weight, bias, co, ci, k), dil, pad, out, scratch);
     }
 
     /** Scratch floats conv2d needs for this input. */

@@ -28,8 +28,10 @@ final class CpuModuleForward implements ModuleForward {
     /** The normalised CARAFE kernel in use, pair-packed (one reassembly runs at a time). */
     private final float[] kp;
     private final float[] sh, sl, invNormH, invNormL, hrConv, lrConv, delta;
-    /** offset and direct_scale weights stacked (they read the same input): LR (16G out) and HR (4G out). */
-    private final float[] lrConvW, lrConvB, hrConvW, hrConvB;
+    /** Convolution weights packed for the tiles, once per plan (see ConvWeights). */
+    private final ConvWeights hrCompressor, lrCompressor, encoderLow, encoderHigh;
+    /** offset and direct_scale convs stacked (they read the same input): LR (16G out) and HR (4G out). */
+    private final ConvWeights lrSampler, hrSampler;
 
     CpuModuleForward(Parallel par, FreqFusionModule module, ForwardShape shape) {
         this.par = par;
@@ -68,19 +70,26 @@ final class CpuModuleForward implements ModuleForward {
         invNormL = fr ? new float[nL] : null;
         hrConv = fr ? new float[nH * 4 * g] : null;
         lrConv = fr ? new float[nL * 16 * g] : null;
-        lrConvW = fr ? concat(wt.offsetW, wt.directScaleW) : null;
-        lrConvB = fr ? concat(wt.offsetB, wt.directScaleB) : null;
-        hrConvW = fr ? concat(wt.hrOffsetW, wt.hrDirectScaleW) : null;
-        hrConvB = fr ? concat(wt.hrOffsetB, wt.hrDirectScaleB) : null;
+        int ke = cfg.encoderKernel();
+        hrCompressor = ConvWeights.pack(wt.hrCompressorW, wt.hrCompressorB, Cc, Ch, 1);
+        lrCompressor = ConvWeights.pack(wt.lrCompressorW, wt.lrCompressorB, Cc, Cl, 1);
+        encoderLow = ConvWeights.pack(wt.encoderW, wt.encoderB, tl, Cc, ke);
+        encoderHigh = hp ? ConvWeights.pack(wt.encoder2W, wt.encoder2B, th, Cc, ke) : null;
+        lrSampler = fr ? ConvWeights.pack(concat(wt.offsetW, wt.directScaleW), concat(wt.offsetB, wt.directScaleB), 16 * g, cs, ke) : null;
+        hrSampler = fr ? ConvWeights.pack(concat(wt.hrOffsetW, wt.hrDirectScaleW), concat(wt.hrOffsetB, wt.hrDirectScaleB), 4 * g, cs, ke) : null;
         delta = fr ? new float[nL * 8 * g] : null;
         scratch = new float[scratchSize()];
         kp = new float[CpuKernels.packedKernelSize(B, Math.max(tl, th), H, W)];
         long floats = 0;
         for (float[] a : new float[][] {ph, ph2, pl, px, zhh, zlh, zll, zl, zhl, zh, upLr, lrPre, scratch, kp, sh, sl, invNormH,
-                invNormL, hrConv, lrConv, delta, lrConvW, hrConvW}) {
+                invNormL, hrConv, lrConv, delta}) {
             if (a != null) floats += a.length;
         }
-        scratchBytes = 4 * floats;
+        long packed = 0;
+        for (ConvWeights c : new ConvWeights[] {hrCompressor, lrCompressor, encoderLow, encoderHigh, lrSampler, hrSampler}) {
+            if (c != null) packed += c.packedBytes();
+        }
+        scratchBytes = 4 * floats + packed;
     }
 
     private final long scratchBytes;
@@ -108,24 +117,24 @@ final class CpuModuleForward implements ModuleForward {
         float[] lrDest = fr ? lrPre : lrOut;
 
         // compressors: P_h = HC(X_h), P_l = LC(X_l)
-        conv2d(par, xh, B, Ch, H, W, wt.hrCompressorW, wt.hrCompressorB, Cc, 1, 1, 0, ph, scratch);
-        conv2d(par, xl, B, Cl, h, w, wt.lrCompressorW, wt.lrCompressorB, Cc, 1, 1, 0, pl, scratch);
+        conv2d(par, xh, B, H, W, hrCompressor, 1, 0, ph, scratch);
+        conv2d(par, xl, B, h, w, lrCompressor, 1, 0, pl, scratch);
         clock.lap(Stage.COMPRESS);
 
         float[] qh = ph;   // the hr compressed feature the sampler sees (P_h' on the default path)
         if (cfg.semiConv() && cfg.compFeatUpsample()) {
             // (a) initial AHPF on the compressed hr feature: P_h' = 2 P_h - CARAFE(P_h, N(E_H(P_h)))
-            conv2d(par, ph, B, Cc, H, W, wt.encoder2W, wt.encoder2B, th, ke, ed, ep, zhh, scratch);
+            conv2d(par, ph, B, H, W, encoderHigh, ed, ep, zhh, scratch);
             clock.lap(Stage.ENCODE);
             normalisePacked(par, zhh, B, th, H, W, wt.hammingHighpass, null, kp);                  // K_h0
             clock.lap(Stage.NORMALISE);
             carafe(par, ph, B, Cc, H, W, kp, cfg.highpassKernel(), 1, ph, 2f, -1f, ph2);
             clock.lap(Stage.REASSEMBLE);
             // (b) ALPF logits: Z_l = E_L(P_h') + CARAFE(E_L(P_l), N(E_L(P_h')), s=2)
-            conv2d(par, ph2, B, Cc, H, W, wt.encoderW, wt.encoderB, tl, ke, ed, ep, zlh, scratch);
-            conv2d(par, pl, B, Cc, h, w, wt.encoderW, wt.encoderB, tl, ke, ed, ep, zll, scratch);
+            conv2d(par, ph2, B, H, W, encoderLow, ed, ep, zlh, scratch);
+            conv2d(par, pl, B, h, w, encoderLow, ed, ep, zll, scratch);
             // (c) AHPF lr logits, computed here to keep the encoders together
-            conv2d(par, pl, B, Cc, h, w, wt.encoder2W, wt.encoder2B, th, ke, ed, ep, zhl, scratch);
+            conv2d(par, pl, B, h, w, encoderHigh, ed, ep, zhl, scratch);
             clock.lap(Stage.ENCODE);
             normalisePacked(par, zlh, B, tl, H, W, wt.hammingLowpass, null, kp);                   // K_l0
             clock.lap(Stage.NORMALISE);
@@ -141,11 +150,11 @@ final class CpuModuleForward implements ModuleForward {
             qh = ph2;
         } else if (cfg.semiConv()) {
             // 5.1: Z = E(P_h) + NearestUp(E(P_l)), no enhancement
-            conv2d(par, ph, B, Cc, H, W, wt.encoderW, wt.encoderB, tl, ke, ed, ep, zlh, scratch);
-            conv2d(par, pl, B, Cc, h, w, wt.encoderW, wt.encoderB, tl, ke, ed, ep, zll, scratch);
+            conv2d(par, ph, B, H, W, encoderLow, ed, ep, zlh, scratch);
+            conv2d(par, pl, B, h, w, encoderLow, ed, ep, zll, scratch);
             if (cfg.useHighPass()) {
-                conv2d(par, ph, B, Cc, H, W, wt.encoder2W, wt.encoder2B, th, ke, ed, ep, zhh, scratch);
-                conv2d(par, pl, B, Cc, h, w, wt.encoder2W, wt.encoder2B, th, ke, ed, ep, zhl, scratch);
+                conv2d(par, ph, B, H, W, encoderHigh, ed, ep, zhh, scratch);
+                conv2d(par, pl, B, h, w, encoderHigh, ed, ep, zhl, scratch);
             }
             clock.lap(Stage.ENCODE);
             nearest(par, zll, B, tl, h, w, H, W, zlh, zl);
@@ -159,8 +168,8 @@ final class CpuModuleForward implements ModuleForward {
             // 5.2: P_x = NearestUp(P_l) + P_h; kernels from P_x; lr resized first, CARAFE with s=1
             nearest(par, pl, B, Cc, h, w, H, W, ph, px);
             clock.lap(Stage.REASSEMBLE);
-            conv2d(par, px, B, Cc, H, W, wt.encoderW, wt.encoderB, tl, ke, ed, ep, zl, scratch);
-            if (cfg.useHighPass()) conv2d(par, px, B, Cc, H, W, wt.encoder2W, wt.encoder2B, th, ke, ed, ep, zh, scratch);
+            conv2d(par, px, B, H, W, encoderLow, ed, ep, zl, scratch);
+            if (cfg.useHighPass()) conv2d(par, px, B, H, W, encoderHigh, ed, ep, zh, scratch);
             clock.lap(Stage.ENCODE);
             normalisePacked(par, zl, B, tl, H, W, wt.hammingLowpass, mask, kp);
             clock.lap(Stage.NORMALISE);
@@ -202,8 +211,8 @@ final class CpuModuleForward implements ModuleForward {
         }
         localCosineSimilarity(par, sh, B, Cc, H, W, invNormH);
         localCosineSimilarity(par, sl, B, Cc, h, w, invNormL);
-        conv2d(par, sl, B, cs, h, w, lrConvW, lrConvB, 16 * g, ke, 1, pad, lrConv, scratch);
-        conv2d(par, sh, B, cs, H, W, hrConvW, hrConvB, 4 * g, ke, 1, pad, hrConv, scratch);
+        conv2d(par, sl, B, h, w, lrSampler, 1, pad, lrConv, scratch);
+        conv2d(par, sh, B, H, W, hrSampler, 1, pad, hrConv, scratch);
         combineOffsets(par, lrConv, hrConv, wt.initPos, B, g, h, w, delta);
         gridSampleBorder(par, lrPre, delta, B, Cl, g, h, w, lrOut);
     }

@@ -6,9 +6,10 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The hot kernels on the Vector API: convolutions as register-blocked GEMMs (4 output channels x 2 vectors
- * of pixels per micro-tile), the kernel normaliser across pixel lanes, and CARAFE over pre-padded source rows
- * so that every tap is a contiguous, branch-free vector load.
+ * The hot kernels on the Vector API: convolutions as register-blocked GEMMs (5, 4 or 1 output channels x 2
+ * vectors of pixels per micro-tile, weights packed per block), the kernel normaliser across pixel lanes, and
+ * CARAFE over an L1 ring of padded (and spread) source rows so that every tap is a contiguous, branch-free
+ * vector load.
  *
  * <p>Scratch arrays carry {@link #SLACK} extra floats so that the last vector of a row may read past the row
  * end without a mask; lanes past the end are never stored.
@@ -20,36 +21,6 @@ final class VectorKernels {
     static final int SLACK = 4 * 16;
 
     private VectorKernels() {}
-
-    // ------------------------------------------------------------------ 1x1 convolution (GEMM over pixels)
-
-    /** out[b, o, p] = bias[o] + sum_c w[o, c] x[b, c, p] for p < n. */
-    static void conv1x1(Parallel par, float[] x, int B, int ci, int n, float[] w, float[] bias, int co, float[] out) {
-        int strip = 2 * L;
-        int strips = (n + strip - 1) / strip;
-        // Units of 4 strips. Each full strip's inputs (ci rows of 2 L floats, n floats apart) are first packed into a
-        // contiguous per-thread panel: rows n floats apart alias to the same cache sets (n is often a power of two,
-        // e.g. 64 KiB apart at 128x128), so unpacked they would be re-read from L3 for every block of output channels.
-        int unit = 4, units = (strips + unit - 1) / unit;
-        par.forRange(B * units, (from, to) -> {
-            float[] panel = PANEL.get(ci * strip);
-            for (int item = from; item < to; item++) {
-                int b = item / units, s0 = (item % units) * unit, s1 = Math.min(strips, s0 + unit);
-                int xb = b * ci * n, ob = b * co * n;
-                for (int s = s0; s < s1; s++) {
-                    int p = s * strip;
-                    if (p + strip <= n) {
-                        for (int c = 0, src = xb + p; c < ci; c++, src += n) System.arraycopy(x, src, panel, c * strip, strip);
-                        int o = 0;
-                        for (; o + 4 <= co; o += 4) gemmTile4(panel, 0, strip, ci, w, bias, o, out, ob + o * n + p, n);
-                        for (; o < co; o++) gemmTile1(panel, 0, strip, ci, w, bias, o, out, ob + o * n + p);
-                    } else {
-                        gemmTail(x, xb + p, n, ci, w, bias, co, out, ob + p, n - p);
-                    }
-                }
-            }
-        });
-    }
 
     /**
      * A per-thread scratch array that grows to the largest size asked for and is then reused: kernels get L1-sized
@@ -65,69 +36,60 @@ final class VectorKernels {
         }
     }
 
+    /** As {@link ThreadBuffer}, for ints. */
+    private static final class IntThreadBuffer {
+        private final ThreadLocal<int[][]> holder = ThreadLocal.withInitial(() -> new int[1][0]);
+
+        int[] get(int size) {
+            int[][] h = holder.get();
+            if (h[0].length < size) h[0] = new int[size];
+            return h[0];
+        }
+    }
+
     private static final ThreadBuffer PANEL = new ThreadBuffer(), KERNEL_VECTOR = new ThreadBuffer(),
             SOURCE_ROWS = new ThreadBuffer(), RESULT_ROWS = new ThreadBuffer();
 
-    /** out[o..o+3][p..p+2L) for a full strip: 4 x 2 accumulators, one pass over the input channels. */
-    private static void gemmTile4(float[] x, int xo, int xs, int ci, float[] w, float[] bias, int o, float[] out, int oo, int n) {
-        FloatVector a00 = FloatVector.broadcast(S, bias[o]), a01 = a00;
-        FloatVector a10 = FloatVector.broadcast(S, bias[o + 1]), a11 = a10;
-        FloatVector a20 = FloatVector.broadcast(S, bias[o + 2]), a21 = a20;
-        FloatVector a30 = FloatVector.broadcast(S, bias[o + 3]), a31 = a30;
-        int w0 = o * ci, w1 = w0 + ci, w2 = w1 + ci, w3 = w2 + ci;
-        for (int c = 0; c < ci; c++, xo += xs) {
-            FloatVector v0 = FloatVector.fromArray(S, x, xo), v1 = FloatVector.fromArray(S, x, xo + L);
-            FloatVector c0 = FloatVector.broadcast(S, w[w0 + c]);
-            a00 = v0.fma(c0, a00);
-            a01 = v1.fma(c0, a01);
-            FloatVector c1 = FloatVector.broadcast(S, w[w1 + c]);
-            a10 = v0.fma(c1, a10);
-            a11 = v1.fma(c1, a11);
-            FloatVector c2 = FloatVector.broadcast(S, w[w2 + c]);
-            a20 = v0.fma(c2, a20);
-            a21 = v1.fma(c2, a21);
-            FloatVector c3 = FloatVector.broadcast(S, w[w3 + c]);
-            a30 = v0.fma(c3, a30);
-            a31 = v1.fma(c3, a31);
-        }
-        a00.intoArray(out, oo);
-        a01.intoArray(out, oo + L);
-        a10.intoArray(out, oo + n);
-        a11.intoArray(out, oo + n + L);
-        a20.intoArray(out, oo + 2 * n);
-        a21.intoArray(out, oo + 2 * n + L);
-        a30.intoArray(out, oo + 3 * n);
-        a31.intoArray(out, oo + 3 * n + L);
-    }
+    // ------------------------------------------------------------------ convolutions (register-blocked GEMMs)
 
-    private static void gemmTile1(float[] x, int xo, int xs, int ci, float[] w, float[] bias, int o, float[] out, int oo) {
-        FloatVector a0 = FloatVector.broadcast(S, bias[o]), a1 = a0;
-        for (int c = 0; c < ci; c++, xo += xs) {
-            FloatVector cw = FloatVector.broadcast(S, w[o * ci + c]);
-            a0 = FloatVector.fromArray(S, x, xo).fma(cw, a0);
-            a1 = FloatVector.fromArray(S, x, xo + L).fma(cw, a1);
-        }
-        a0.intoArray(out, oo);
-        a1.intoArray(out, oo + L);
-    }
+    /*
+     * Both convolutions run the same tiles: a block of 5, 4 or 1 output channels x 2 vectors of output pixels,
+     * accumulated over one flat loop of i = c k^2 + tap steps. Step i reads the input at src0 + offs[i] (a table built
+     * per call) and the block's packed weights at wb + i size, front to back (ConvWeights).
+     */
 
-    /** The last, partial strip (remaining < 2 L pixels): masked loads and stores, one output channel at a time. */
-    private static void gemmTail(float[] x, int xo0, int n, int ci, float[] w, float[] bias, int co, float[] out, int oo0, int remaining) {
-        VectorMask<Float> m0 = S.indexInRange(0, remaining), m1 = S.indexInRange(L, remaining);
-        for (int o = 0; o < co; o++) {
-            FloatVector a0 = FloatVector.broadcast(S, bias[o]), a1 = a0;
-            int xo = xo0;
-            for (int c = 0; c < ci; c++, xo += n) {
-                FloatVector cw = FloatVector.broadcast(S, w[o * ci + c]);
-                a0 = FloatVector.fromArray(S, x, xo, m0).fma(cw, a0);
-                a1 = FloatVector.fromArray(S, x, xo + L, m1).fma(cw, a1);
+    private static final IntThreadBuffer OFFSETS = new IntThreadBuffer();
+
+    /** out[b, o, p] = bias[o] + sum_c w[o, c] x[b, c, p] for p < n. */
+    static void conv1x1(Parallel par, float[] x, int B, int n, ConvWeights cw, float[] out) {
+        int ci = cw.ci, co = cw.co, strip = 2 * L;
+        int strips = (n + strip - 1) / strip;
+        // Each full strip's inputs (ci rows of 2 L floats, n floats apart) are first packed into a contiguous per-thread
+        // panel: rows n floats apart alias to the same cache sets (n is often a power of two, e.g. 64 KiB apart at
+        // 128x128), so unpacked they would be re-read from L3 for every block of output channels.
+        int[] offs = OFFSETS.get(ci);
+        for (int c = 0; c < ci; c++) offs[c] = c * strip;
+        int unit = 4, units = (strips + unit - 1) / unit;
+        par.forRange(B * units, (from, to) -> {
+            float[] panel = PANEL.get(ci * strip + SLACK);
+            for (int item = from; item < to; item++) {
+                int b = item / units, s0 = (item % units) * unit, s1 = Math.min(strips, s0 + unit);
+                int xb = b * ci * n, ob = b * co * n;
+                for (int s = s0; s < s1; s++) {
+                    int p = s * strip, remaining = Math.min(strip, n - p);
+                    if (remaining == strip) {
+                        for (int c = 0, src = xb + p; c < ci; c++, src += n) System.arraycopy(x, src, panel, c * strip, strip);
+                    } else {
+                        for (int c = 0, src = xb + p; c < ci; c++, src += n) {
+                            System.arraycopy(x, src, panel, c * strip, remaining);
+                            java.util.Arrays.fill(panel, c * strip + remaining, (c + 1) * strip, 0f);
+                        }
+                    }
+                    convBlocks(panel, 0, offs, ci, cw, out, ob + p, n, remaining);
+                }
             }
-            a0.intoArray(out, oo0 + o * n, m0);
-            a1.intoArray(out, oo0 + o * n + L, m1);
-        }
+        });
     }
-
-    // ------------------------------------------------------------------ k x k convolution over a padded copy
 
     /** Zero-pads every plane of x (planes of h x w) by pad on all sides into xp (planes of (h+2pad) x (w+2pad)). */
     static void padPlanes(Parallel par, float[] x, int planes, int h, int w, int pad, float[] xp) {
@@ -148,107 +110,66 @@ final class VectorKernels {
     }
 
     /**
-     * Convolution of the padded input xp (B, ci, hp, wp) with weight (co, ci, k, k), dilation dil, into out
-     * (B, co, ho, wo) where ho = hp - dil (k - 1). Bias added.
+     * Convolution of the padded input xp (B, ci, hp, wp) with dilation dil into out (B, co, ho, wo) where
+     * ho = hp - dil (k - 1). Bias added.
      */
-    static void convPadded(Parallel par, float[] xp, int B, int ci, int hp, int wp, float[] w, float[] bias,
-                           int co, int k, int dil, float[] out) {
+    static void convPadded(Parallel par, float[] xp, int B, int hp, int wp, ConvWeights cw, int dil, float[] out) {
+        int ci = cw.ci, co = cw.co, k = cw.k, kk = k * k, n = ci * kk;
         int ho = hp - dil * (k - 1), wo = wp - dil * (k - 1), inPlane = hp * wp, outPlane = ho * wo;
+        int[] offs = OFFSETS.get(n);
+        for (int c = 0; c < ci; c++) {
+            for (int t = 0; t < kk; t++) offs[c * kk + t] = c * inPlane + (t / k) * dil * wp + (t % k) * dil;
+        }
         int strip = 2 * L;
         par.forRange(B * ho, (from, to) -> {
             for (int row = from; row < to; row++) {
                 int b = row / ho, y = row % ho;
                 int xb = b * ci * inPlane + y * wp, ob = b * co * outPlane + y * wo;
-                for (int x = 0; x < wo; x += strip) {
-                    int o = 0;
-                    // 5-row tiles first when the channel count is not a multiple of 4 (25 = 5 x 5, 9 = 5 + 4).
-                    for (; co % 4 != 0 && co - o >= 5 && (co - o) % 4 != 0; o += 5) {
-                        convTile5(xp, xb + x, inPlane, wp, ci, k, dil, w, bias, o, out, ob + o * outPlane + x, outPlane, wo - x);
-                    }
-                    for (; o + 4 <= co; o += 4) {
-                        convTile4(xp, xb + x, inPlane, wp, ci, k, dil, w, bias, o, out, ob + o * outPlane + x, outPlane, wo - x);
-                    }
-                    for (; o < co; o++) {
-                        convTile1(xp, xb + x, inPlane, wp, ci, k, dil, w, bias, o, out, ob + o * outPlane + x, wo - x);
-                    }
-                }
+                for (int x = 0; x < wo; x += strip) convBlocks(xp, xb + x, offs, n, cw, out, ob + x, outPlane, Math.min(strip, wo - x));
             }
         });
     }
 
-    // The tiles are separate small methods so that C2 compiles each with all accumulators in registers
-    // (one huge method would exceed the JIT's size limits and run boxed in the interpreter).
-
-    /** Output channels o..o+3 for 2 vectors of pixels starting at src (padded input) / dst (output). */
-    private static void convTile4(float[] xp, int src0, int inPlane, int wp, int ci, int k, int dil, float[] w, float[] bias,
-                                  int o, float[] out, int dst, int outPlane, int remaining) {
-        int kk = k * k, wStride = ci * kk;
-        FloatVector a00 = FloatVector.broadcast(S, bias[o]), a01 = a00;
-        FloatVector a10 = FloatVector.broadcast(S, bias[o + 1]), a11 = a10;
-        FloatVector a20 = FloatVector.broadcast(S, bias[o + 2]), a21 = a20;
-        FloatVector a30 = FloatVector.broadcast(S, bias[o + 3]), a31 = a30;
-        for (int c = 0; c < ci; c++) {
-            int wBase = o * wStride + c * kk;
-            for (int ky = 0; ky < k; ky++) {
-                int src = src0 + c * inPlane + ky * dil * wp;
-                int wi = wBase + ky * k;
-                for (int kx = 0; kx < k; kx++, wi++) {
-                    int s = src + kx * dil;
-                    FloatVector v0 = FloatVector.fromArray(S, xp, s), v1 = FloatVector.fromArray(S, xp, s + L);
-                    FloatVector c0 = FloatVector.broadcast(S, w[wi]);
-                    a00 = v0.fma(c0, a00);
-                    a01 = v1.fma(c0, a01);
-                    FloatVector c1 = FloatVector.broadcast(S, w[wi + wStride]);
-                    a10 = v0.fma(c1, a10);
-                    a11 = v1.fma(c1, a11);
-                    FloatVector c2 = FloatVector.broadcast(S, w[wi + 2 * wStride]);
-                    a20 = v0.fma(c2, a20);
-                    a21 = v1.fma(c2, a21);
-                    FloatVector c3 = FloatVector.broadcast(S, w[wi + 3 * wStride]);
-                    a30 = v0.fma(c3, a30);
-                    a31 = v1.fma(c3, a31);
-                }
+    /** Every output-channel block of cw for one strip of pixels (lanes past remaining are computed, not stored). */
+    private static void convBlocks(float[] x, int src0, int[] offs, int n, ConvWeights cw, float[] out, int dst, int outPlane, int remaining) {
+        for (int b = 0; b < cw.blockStart.length; b++) {
+            int o = cw.blockStart[b], wb = cw.blockOffset[b], d = dst + o * outPlane;
+            switch (cw.blockSize[b]) {
+                case 5 -> convTile5(x, src0, offs, n, cw.packed, wb, cw.bias, o, out, d, outPlane, remaining);
+                case 4 -> convTile4(x, src0, offs, n, cw.packed, wb, cw.bias, o, out, d, outPlane, remaining);
+                default -> convTile1(x, src0, offs, n, cw.packed, wb, cw.bias, o, out, d, remaining);
             }
         }
-        storeStrip(a00, a01, out, dst, remaining);
-        storeStrip(a10, a11, out, dst + outPlane, remaining);
-        storeStrip(a20, a21, out, dst + 2 * outPlane, remaining);
-        storeStrip(a30, a31, out, dst + 3 * outPlane, remaining);
     }
 
-    private static void convTile5(float[] xp, int src0, int inPlane, int wp, int ci, int k, int dil, float[] w, float[] bias,
-                                  int o, float[] out, int dst, int outPlane, int remaining) {
-        int kk = k * k, wStride = ci * kk;
+    // The tiles are separate small methods so that C2 compiles each with all accumulators in registers
+    // (one huge method would exceed the JIT's size limits and run boxed).
+
+    private static void convTile5(float[] x, int src0, int[] offs, int n, float[] wp, int wb, float[] bias, int o,
+                                  float[] out, int dst, int outPlane, int remaining) {
         FloatVector a00 = FloatVector.broadcast(S, bias[o]), a01 = a00;
         FloatVector a10 = FloatVector.broadcast(S, bias[o + 1]), a11 = a10;
         FloatVector a20 = FloatVector.broadcast(S, bias[o + 2]), a21 = a20;
         FloatVector a30 = FloatVector.broadcast(S, bias[o + 3]), a31 = a30;
         FloatVector a40 = FloatVector.broadcast(S, bias[o + 4]), a41 = a40;
-        for (int c = 0; c < ci; c++) {
-            int wBase = o * wStride + c * kk;
-            for (int ky = 0; ky < k; ky++) {
-                int src = src0 + c * inPlane + ky * dil * wp;
-                int wi = wBase + ky * k;
-                for (int kx = 0; kx < k; kx++, wi++) {
-                    int s = src + kx * dil;
-                    FloatVector v0 = FloatVector.fromArray(S, xp, s), v1 = FloatVector.fromArray(S, xp, s + L);
-                    FloatVector c0 = FloatVector.broadcast(S, w[wi]);
-                    a00 = v0.fma(c0, a00);
-                    a01 = v1.fma(c0, a01);
-                    FloatVector c1 = FloatVector.broadcast(S, w[wi + wStride]);
-                    a10 = v0.fma(c1, a10);
-                    a11 = v1.fma(c1, a11);
-                    FloatVector c2 = FloatVector.broadcast(S, w[wi + 2 * wStride]);
-                    a20 = v0.fma(c2, a20);
-                    a21 = v1.fma(c2, a21);
-                    FloatVector c3 = FloatVector.broadcast(S, w[wi + 3 * wStride]);
-                    a30 = v0.fma(c3, a30);
-                    a31 = v1.fma(c3, a31);
-                    FloatVector c4 = FloatVector.broadcast(S, w[wi + 4 * wStride]);
-                    a40 = v0.fma(c4, a40);
-                    a41 = v1.fma(c4, a41);
-                }
-            }
+        for (int i = 0, wi = wb; i < n; i++, wi += 5) {
+            int s = src0 + offs[i];
+            FloatVector v0 = FloatVector.fromArray(S, x, s), v1 = FloatVector.fromArray(S, x, s + L);
+            FloatVector c = FloatVector.broadcast(S, wp[wi]);
+            a00 = v0.fma(c, a00);
+            a01 = v1.fma(c, a01);
+            c = FloatVector.broadcast(S, wp[wi + 1]);
+            a10 = v0.fma(c, a10);
+            a11 = v1.fma(c, a11);
+            c = FloatVector.broadcast(S, wp[wi + 2]);
+            a20 = v0.fma(c, a20);
+            a21 = v1.fma(c, a21);
+            c = FloatVector.broadcast(S, wp[wi + 3]);
+            a30 = v0.fma(c, a30);
+            a31 = v1.fma(c, a31);
+            c = FloatVector.broadcast(S, wp[wi + 4]);
+            a40 = v0.fma(c, a40);
+            a41 = v1.fma(c, a41);
         }
         storeStrip(a00, a01, out, dst, remaining);
         storeStrip(a10, a11, out, dst + outPlane, remaining);
@@ -257,21 +178,42 @@ final class VectorKernels {
         storeStrip(a40, a41, out, dst + 4 * outPlane, remaining);
     }
 
-    private static void convTile1(float[] xp, int src0, int inPlane, int wp, int ci, int k, int dil, float[] w, float[] bias,
-                                  int o, float[] out, int dst, int remaining) {
-        int kk = k * k;
+    private static void convTile4(float[] x, int src0, int[] offs, int n, float[] wp, int wb, float[] bias, int o,
+                                  float[] out, int dst, int outPlane, int remaining) {
+        FloatVector a00 = FloatVector.broadcast(S, bias[o]), a01 = a00;
+        FloatVector a10 = FloatVector.broadcast(S, bias[o + 1]), a11 = a10;
+        FloatVector a20 = FloatVector.broadcast(S, bias[o + 2]), a21 = a20;
+        FloatVector a30 = FloatVector.broadcast(S, bias[o + 3]), a31 = a30;
+        for (int i = 0, wi = wb; i < n; i++, wi += 4) {
+            int s = src0 + offs[i];
+            FloatVector v0 = FloatVector.fromArray(S, x, s), v1 = FloatVector.fromArray(S, x, s + L);
+            FloatVector c = FloatVector.broadcast(S, wp[wi]);
+            a00 = v0.fma(c, a00);
+            a01 = v1.fma(c, a01);
+            c = FloatVector.broadcast(S, wp[wi + 1]);
+            a10 = v0.fma(c, a10);
+            a11 = v1.fma(c, a11);
+            c = FloatVector.broadcast(S, wp[wi + 2]);
+            a20 = v0.fma(c, a20);
+            a21 = v1.fma(c, a21);
+            c = FloatVector.broadcast(S, wp[wi + 3]);
+            a30 = v0.fma(c, a30);
+            a31 = v1.fma(c, a31);
+        }
+        storeStrip(a00, a01, out, dst, remaining);
+        storeStrip(a10, a11, out, dst + outPlane, remaining);
+        storeStrip(a20, a21, out, dst + 2 * outPlane, remaining);
+        storeStrip(a30, a31, out, dst + 3 * outPlane, remaining);
+    }
+
+    private static void convTile1(float[] x, int src0, int[] offs, int n, float[] wp, int wb, float[] bias, int o,
+                                  float[] out, int dst, int remaining) {
         FloatVector a0 = FloatVector.broadcast(S, bias[o]), a1 = a0;
-        for (int c = 0; c < ci; c++) {
-            int wBase = (o * ci + c) * kk;
-            for (int ky = 0; ky < k; ky++) {
-                int src = src0 + c * inPlane + ky * dil * wp;
-                for (int kx = 0; kx < k; kx++) {
-                    int s = src + kx * dil;
-                    FloatVector cw = FloatVector.broadcast(S, w[wBase + ky * k + kx]);
-                    a0 = FloatVector.fromArray(S, xp, s).fma(cw, a0);
-                    a1 = FloatVector.fromArray(S, xp, s + L).fma(cw, a1);
-                }
-            }
+        for (int i = 0; i < n; i++) {
+            int s = src0 + offs[i];
+            FloatVector c = FloatVector.broadcast(S, wp[wb + i]);
+            a0 = FloatVector.fromArray(S, x, s).fma(c, a0);
+            a1 = FloatVector.fromArray(S, x, s + L).fma(c, a1);
         }
         storeStrip(a0, a1, out, dst, remaining);
     }

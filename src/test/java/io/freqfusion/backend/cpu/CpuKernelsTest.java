@@ -147,6 +147,35 @@ class CpuKernelsTest {
     }
 
     @Test
+    void conv2dMatchesTheDefinitionForEveryOutputBlockShape() {
+        java.util.Random rnd = new java.util.Random(5);
+        // (B, ci, co, h, w, k, dil, pad): co covers the 5/4/1 output blocks, widths off the 16-pixel strip.
+        int[][] cases = {{1, 3, 25, 5, 19, 3, 1, 1}, {2, 7, 9, 4, 17, 3, 2, 2}, {1, 5, 34, 3, 3, 3, 1, 1}, {1, 4, 3, 6, 33, 5, 1, 2},
+                {1, 9, 64, 2, 21, 1, 1, 0}, {2, 6, 7, 3, 5, 1, 1, 0}, {1, 2, 1, 1, 1, 3, 1, 1}, {1, 16, 18, 4, 16, 1, 1, 0}};
+        for (int[] cs : cases) {
+            int B = cs[0], ci = cs[1], co = cs[2], h = cs[3], w = cs[4], k = cs[5], dil = cs[6], pad = cs[7];
+            int ho = h + 2 * pad - dil * (k - 1), wo = w + 2 * pad - dil * (k - 1);
+            float[] x = new float[B * ci * h * w], wt = new float[co * ci * k * k], bias = new float[co];
+            for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+            for (int i = 0; i < wt.length; i++) wt[i] = (float) rnd.nextGaussian();
+            for (int i = 0; i < co; i++) bias[i] = (float) rnd.nextGaussian();
+            float[] out = new float[B * co * ho * wo], want = new float[out.length];
+            for (int b = 0; b < B; b++) for (int o = 0; o < co; o++) for (int y = 0; y < ho; y++) for (int xx = 0; xx < wo; xx++) {
+                double acc = bias[o];
+                for (int c = 0; c < ci; c++) for (int ky = 0; ky < k; ky++) for (int kx = 0; kx < k; kx++) {
+                    int sy = y + ky * dil - pad, sx = xx + kx * dil - pad;
+                    if (sy >= 0 && sy < h && sx >= 0 && sx < w) {
+                        acc += (double) wt[((o * ci + c) * k + ky) * k + kx] * x[((b * ci + c) * h + sy) * w + sx];
+                    }
+                }
+                want[((b * co + o) * ho + y) * wo + xx] = (float) acc;
+            }
+            CpuKernels.conv2d(PAR, x, B, ci, h, w, wt, bias, co, k, dil, pad, out, new float[CpuKernels.convScratch(B, ci, h, w, k, pad)]);
+            assertArrayEquals(want, out, 1e-4f, java.util.Arrays.toString(cs));
+        }
+    }
+
+    @Test
     void conv2dDilatedWithPadding() {
         // 1 channel 3x3 [1..9], 3x3 kernel of ones, dilation 2, padding 2: taps at y + 2 ky - 2.
         float[] x = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w = fill(9, 1f), out = new float[9];

@@ -1,0 +1,61 @@
+package io.freqfusion.backend.cpu;
+
+/**
+ * A convolution's weights (co, ci, k, k) repacked for the CPU tiles, once per plan. Output channels are split into
+ * blocks of 5, 4 or 1 (as many 5s as needed to leave a multiple of 4: 25 = 5 x 5, 9 = 5 + 4, 64 = 16 x 4); each
+ * block's weights are interleaved per (input channel, tap), so that a tile reads one array front to back:
+ * packed[offset(b) + i size(b) + j] = weight[o(b) + j][i], with i = c k^2 + tap. Read linearly, the loads need no
+ * per-iteration bounds checks and the tile's inner loop is one flat loop over ci k^2 steps.
+ */
+public final class ConvWeights {
+    final int co, ci, k;
+    final float[] weight, bias, packed;
+    /** Per block: first output channel, size (5, 4 or 1) and offset into {@link #packed}. */
+    final int[] blockStart, blockSize, blockOffset;
+
+    private ConvWeights(float[] weight, float[] bias, int co, int ci, int k) {
+        if (weight.length != co * ci * k * k) {
+            throw new IllegalArgumentException("weight has " + weight.length + " floats, expected " + co + "x" + ci + "x" + k + "x" + k);
+        }
+        if (bias.length != co) throw new IllegalArgumentException("bias has " + bias.length + " floats, expected " + co);
+        this.co = co;
+        this.ci = ci;
+        this.k = k;
+        this.weight = weight;
+        this.bias = bias;
+        int n = ci * k * k, blocks = 0;
+        int[] start = new int[co], size = new int[co], offset = new int[co];
+        int o = 0;
+        while (o < co) {
+            int s = (co - o) % 4 != 0 && co - o >= 5 ? 5 : co - o >= 4 ? 4 : 1;
+            start[blocks] = o;
+            size[blocks] = s;
+            offset[blocks] = o * n;
+            blocks++;
+            o += s;
+        }
+        blockStart = java.util.Arrays.copyOf(start, blocks);
+        blockSize = java.util.Arrays.copyOf(size, blocks);
+        blockOffset = java.util.Arrays.copyOf(offset, blocks);
+        packed = new float[co * n];
+        for (int b = 0; b < blocks; b++) {
+            for (int i = 0; i < n; i++) {
+                for (int j = 0; j < blockSize[b]; j++) packed[blockOffset[b] + i * blockSize[b] + j] = weight[(blockStart[b] + j) * n + i];
+            }
+        }
+    }
+
+    /** Packs weight (co, ci, k, k) and bias (co); the arrays are kept, not copied. */
+    public static ConvWeights pack(float[] weight, float[] bias, int co, int ci, int k) {
+        return new ConvWeights(weight, bias, co, ci, k);
+    }
+
+    public int outChannels() { return co; }
+
+    public int inChannels() { return ci; }
+
+    public int kernel() { return k; }
+
+    /** Bytes of the packed copy (the plan cache counts it). */
+    public long packedBytes() { return 4L * packed.length; }
+}
