@@ -134,28 +134,7 @@ public final class CpuKernels {
      */
     public static void groupNorm(Parallel par, float[] x, int B, int C, int n, int groups, float[] gamma, float[] beta,
                                  float[] out, int outBatchStride) {
-        int cpg = C / groups;
-        par.forRange(B * groups, (from, to) -> {
-            for (int item = from; item < to; item++) {
-                int b = item / groups, g = item % groups;
-                int base = (b * C + g * cpg) * n;
-                double sum = 0, sq = 0;
-                for (int i = 0; i < cpg * n; i++) sum += x[base + i];
-                double mean = sum / (cpg * n);
-                for (int i = 0; i < cpg * n; i++) {
-                    double d = x[base + i] - mean;
-                    sq += d * d;
-                }
-                float inv = (float) (1.0 / Math.sqrt(sq / (cpg * n) + 1e-5));
-                float mu = (float) mean;
-                for (int cc = 0; cc < cpg; cc++) {
-                    int c = g * cpg + cc;
-                    float a = inv * gamma[c], bb = beta[c];
-                    int src = base + cc * n, dst = b * outBatchStride + c * n;
-                    for (int p = 0; p < n; p++) out[dst + p] = (x[src + p] - mu) * a + bb;
-                }
-            }
-        });
+        VectorKernels.groupNorm(par, x, B, C, n, groups, gamma, beta, out, outBatchStride);
     }
 
     /** Copies x (B, C, n) into the first C channels of out, whose batch stride is outBatchStride. */
@@ -205,41 +184,6 @@ public final class CpuKernels {
      * f, out: (B, C, 2h, 2w); delta: (B, 8G, h, w).
      */
     public static void gridSampleBorder(Parallel par, float[] f, float[] delta, int B, int C, int groups, int h, int w, float[] out) {
-        int H = 2 * h, W = 2 * w, cpg = C / groups, q8 = 8 * groups;
-        // Unit: one output row of one offset group. The row's sample positions and weights are computed once
-        // and applied to every channel of the group (they share the offsets).
-        par.forRange(B * groups * H, (from, to) -> {
-            int[] idx = new int[W];
-            float[] wx = new float[W], wy = new float[W];
-            int[] dxi = new int[W], dyi = new int[W];
-            for (int item = from; item < to; item++) {
-                int b = item / (groups * H), g = (item / H) % groups, Y = item % H;
-                int y = Y >> 1, i = Y & 1;
-                for (int X = 0; X < W; X++) {
-                    int x = X >> 1, j = X & 1;
-                    int phase = g * 4 + i * 2 + j;
-                    float dx = delta[(b * q8 + phase) * h * w + y * w + x];
-                    float dy = delta[(b * q8 + 4 * groups + phase) * h * w + y * w + x];
-                    float ix = Math.min(Math.max(2f * (x + 0.5f + dx) - 0.5f, 0f), W - 1);
-                    float iy = Math.min(Math.max(2f * (y + 0.5f + dy) - 0.5f, 0f), H - 1);
-                    int x0 = (int) ix, y0 = (int) iy;
-                    idx[X] = y0 * W + x0;
-                    wx[X] = ix - x0;
-                    wy[X] = iy - y0;
-                    dxi[X] = x0 + 1 < W ? 1 : 0;          // the +1 neighbour, clamped at the border
-                    dyi[X] = y0 + 1 < H ? W : 0;
-                }
-                for (int c = g * cpg; c < (g + 1) * cpg; c++) {
-                    int plane = (b * C + c) * H * W, dst = plane + Y * W;
-                    for (int X = 0; X < W; X++) {
-                        int p = plane + idx[X];
-                        float ax = wx[X], ay = wy[X];
-                        float top = f[p] * (1 - ax) + f[p + dxi[X]] * ax;
-                        float bot = f[p + dyi[X]] * (1 - ax) + f[p + dyi[X] + dxi[X]] * ax;
-                        out[dst + X] = top * (1 - ay) + bot * ay;
-                    }
-                }
-            }
-        });
+        VectorKernels.gridSampleBorder(par, f, delta, B, C, groups, h, w, out);
     }
 }

@@ -555,6 +555,128 @@ final class VectorKernels {
         }
     }
 
+    // ------------------------------------------------------------------ offset-guided resampling
+
+    private static final IntThreadBuffer SAMPLE_INDEX = new IntThreadBuffer();
+    private static final ThreadBuffer SAMPLE_WEIGHT = new ThreadBuffer();
+
+    /**
+     * Bilinear border sampling of f (B, C, 2h, 2w) at the offsets delta (B, 8G, h, w) (see CpuKernels#gridSampleBorder).
+     * First the four neighbour indices and two weights of every output pixel, per offset group (the group's channels
+     * share them); then each channel plane is sampled row by row, top to bottom, gathering a vector of pixels at a
+     * time. Channel-major order keeps the reads of a plane close together and in order: sampled row by row across
+     * all channels, every row would miss the cache.
+     */
+    static void gridSampleBorder(Parallel par, float[] f, float[] delta, int B, int C, int groups, int h, int w, float[] out) {
+        int H = 2 * h, W = 2 * w, cpg = C / groups, q8 = 8 * groups, plane = H * W, wv = vectorWidth(W);
+        int rowInts = 4 * wv, rowFloats = 2 * wv;                   // per output row: 4 index rows, 2 weight rows
+        int[] idx = SAMPLE_INDEX.get(B * groups * H * rowInts);
+        float[] wgt = SAMPLE_WEIGHT.get(B * groups * H * rowFloats);
+        par.forRange(B * groups * H, (from, to) -> {
+            for (int item = from; item < to; item++) {
+                int b = item / (groups * H), g = (item / H) % groups, Y = item % H;
+                int y = Y >> 1, i = Y & 1, io = item * rowInts, wo = item * rowFloats;
+                for (int X = 0; X < wv; X++) {
+                    int x = Math.min(X, W - 1) >> 1, j = Math.min(X, W - 1) & 1;   // lanes past W repeat the last pixel
+                    int phase = g * 4 + i * 2 + j;
+                    float dx = delta[(b * q8 + phase) * h * w + y * w + x];
+                    float dy = delta[(b * q8 + 4 * groups + phase) * h * w + y * w + x];
+                    float ix = Math.min(Math.max(2f * (x + 0.5f + dx) - 0.5f, 0f), W - 1);
+                    float iy = Math.min(Math.max(2f * (y + 0.5f + dy) - 0.5f, 0f), H - 1);
+                    int x0 = (int) ix, y0 = (int) iy;
+                    int p = y0 * W + x0, right = x0 + 1 < W ? 1 : 0, below = y0 + 1 < H ? W : 0;   // clamped at the border
+                    idx[io + X] = p;
+                    idx[io + wv + X] = p + right;
+                    idx[io + 2 * wv + X] = p + below;
+                    idx[io + 3 * wv + X] = p + below + right;
+                    wgt[wo + X] = ix - x0;
+                    wgt[wo + wv + X] = iy - y0;
+                }
+            }
+        });
+        par.forRange(B * C, (from, to) -> {
+            for (int bc = from; bc < to; bc++) {
+                int b = bc / C, g = (bc % C) / cpg, p0 = bc * plane;
+                for (int Y = 0; Y < H; Y++) {
+                    int item = (b * groups + g) * H + Y;
+                    sampleRow(f, p0, idx, item * rowInts, wgt, item * rowFloats, wv, out, p0 + Y * W, W);
+                }
+            }
+        });
+    }
+
+    private static void sampleRow(float[] f, int p0, int[] idx, int io, float[] wgt, int wo, int wv, float[] out, int dst, int W) {
+        for (int X = 0; X < W; X += L) {
+            FloatVector ax = FloatVector.fromArray(S, wgt, wo + X), ay = FloatVector.fromArray(S, wgt, wo + wv + X);
+            FloatVector v00 = FloatVector.fromArray(S, f, p0, idx, io + X), v01 = FloatVector.fromArray(S, f, p0, idx, io + wv + X);
+            FloatVector v10 = FloatVector.fromArray(S, f, p0, idx, io + 2 * wv + X), v11 = FloatVector.fromArray(S, f, p0, idx, io + 3 * wv + X);
+            FloatVector top = v01.sub(v00).fma(ax, v00), bot = v11.sub(v10).fma(ax, v10);
+            FloatVector v = bot.sub(top).fma(ay, top);
+            if (X + L <= W) v.intoArray(out, dst + X);
+            else v.intoArray(out, dst + X, S.indexInRange(X, W));
+        }
+    }
+
+    // ------------------------------------------------------------------ GroupNorm
+
+    /**
+     * GroupNorm(groups, C) with affine gamma/beta, eps 1e-5, biased variance (see CpuKernels#groupNorm). Mean and
+     * variance per group in two vector passes (per-lane float partial sums, added up in double), then one pass
+     * that normalises and applies the affine per channel.
+     */
+    static void groupNorm(Parallel par, float[] x, int B, int C, int n, int groups, float[] gamma, float[] beta,
+                          float[] out, int outBatchStride) {
+        int cpg = C / groups, count = cpg * n;
+        par.forRange(B * groups, (from, to) -> {
+            for (int item = from; item < to; item++) {
+                int b = item / groups, g = item % groups;
+                int base = (b * C + g * cpg) * n;
+                double mean = sum(x, base, count, 0f) / count;
+                double var = sum(x, base, count, (float) mean) / count;   // of squared deviations
+                float inv = (float) (1.0 / Math.sqrt(var + 1e-5)), mu = (float) mean;
+                for (int cc = 0; cc < cpg; cc++) {
+                    int c = g * cpg + cc;
+                    FloatVector a = FloatVector.broadcast(S, inv * gamma[c]);
+                    FloatVector shift = FloatVector.broadcast(S, beta[c] - mu * inv * gamma[c]);
+                    int src = base + cc * n, dst = b * outBatchStride + c * n;
+                    int p = 0;
+                    for (; p + L <= n; p += L) FloatVector.fromArray(S, x, src + p).fma(a, shift).intoArray(out, dst + p);
+                    for (; p < n; p++) out[dst + p] = x[src + p] * (inv * gamma[c]) + (beta[c] - mu * inv * gamma[c]);
+                }
+            }
+        });
+    }
+
+    /**
+     * With centre 0: the sum of x[off, off + count); otherwise the sum of (x - centre)^2. Per-lane partial sums
+     * over blocks of 1024 floats, each block's total added in double, so that long groups keep float accuracy.
+     */
+    private static double sum(float[] x, int off, int count, float centre) {
+        boolean squares = centre != 0f;
+        FloatVector cv = FloatVector.broadcast(S, centre);
+        double total = 0;
+        for (int b0 = 0; b0 < count; b0 += 1024) {
+            int b1 = Math.min(count, b0 + 1024), i = b0;
+            FloatVector acc = FloatVector.zero(S);
+            for (; i + L <= b1; i += L) {
+                FloatVector v = FloatVector.fromArray(S, x, off + i);
+                if (squares) {
+                    FloatVector d = v.sub(cv);
+                    acc = d.fma(d, acc);
+                } else {
+                    acc = acc.add(v);
+                }
+            }
+            double block = acc.reduceLanes(VectorOperators.ADD);
+            for (; i < b1; i++) {
+                double v = x[off + i];
+                block += squares ? (v - centre) * (v - centre) : v;
+            }
+            total += block;
+        }
+        return total;
+    }
+
     // ------------------------------------------------------------------ local cosine similarity
 
     /** The 8 neighbours at dilation 2, row-major (spec 2.6). */
@@ -563,7 +685,9 @@ final class VectorKernels {
 
     /**
      * Reads the first C channels of buf (B, C + 8, H, W) and writes the 8 similarities into channels C..C+7.
-     * Vectorised over pixels of a row; neighbours outside the image are masked to zero (similarity 0).
+     * Vectorised over pixels of a row. Interior vectors (all 8 neighbours inside the image) take all 8 dot products
+     * in one pass over the channels, each centre vector loaded once; border vectors mask neighbours outside the
+     * image to zero (similarity 0).
      */
     static void localCosineSimilarity(Parallel par, float[] buf, int B, int C, int H, int W, float[] invNorm) {
         int n = H * W, batchStride = (C + 8) * n;
@@ -571,43 +695,83 @@ final class VectorKernels {
             for (int row = from; row < to; row++) {
                 int b = row / H, y = row % H, base = b * batchStride + y * W;
                 for (int x = 0; x < W; x += L) {
+                    boolean full = x + L <= W;
                     VectorMask<Float> m = S.indexInRange(x, W);
                     FloatVector ss = FloatVector.zero(S);
                     for (int c = 0; c < C; c++) {
-                        FloatVector v = FloatVector.fromArray(S, buf, base + c * n + x, m);
+                        FloatVector v = load(buf, base + c * n + x, full, m);
                         ss = v.fma(v, ss);
                     }
-                    FloatVector.broadcast(S, 1f).div(ss.lanewise(VectorOperators.SQRT).max(1e-8f)).intoArray(invNorm, b * n + y * W + x, m);
+                    FloatVector inv = FloatVector.broadcast(S, 1f).div(ss.lanewise(VectorOperators.SQRT).max(1e-8f));
+                    if (full) inv.intoArray(invNorm, b * n + y * W + x);
+                    else inv.intoArray(invNorm, b * n + y * W + x, m);
                 }
             }
         });
         par.forRange(B * H, (from, to) -> {
             for (int row = from; row < to; row++) {
                 int b = row / H, y = row % H, base = b * batchStride;
-                for (int o = 0; o < 8; o++) {
-                    int ny = y + LCS_DY[o], dx = LCS_DX[o];
-                    int dst = base + (C + o) * n + y * W;
-                    if (ny < 0 || ny >= H) {
-                        java.util.Arrays.fill(buf, dst, dst + W, 0f);
-                        continue;
-                    }
-                    for (int x = 0; x < W; x += L) {
-                        VectorMask<Float> m = S.indexInRange(x, W);
-                        // lanes whose neighbour column x + i + dx lies in [0, W) (indexInRange checks both bounds)
-                        VectorMask<Float> mn = m.and(S.indexInRange(x + dx, W));
-                        FloatVector dot = FloatVector.zero(S);
-                        int p = y * W + x, q = ny * W + x + dx;
-                        for (int c = 0; c < C; c++) {
-                            FloatVector a = FloatVector.fromArray(S, buf, base + c * n + p, m);
-                            FloatVector nb = FloatVector.fromArray(S, buf, base + c * n + q, mn);
-                            dot = a.fma(nb, dot);
-                        }
-                        FloatVector ip = FloatVector.fromArray(S, invNorm, b * n + p, m);
-                        FloatVector iq = FloatVector.fromArray(S, invNorm, b * n + q, mn);
-                        dot.mul(ip).mul(iq).intoArray(buf, dst + x, m);
+                boolean rowsInside = y >= 2 && y + 2 < H;
+                for (int x = 0; x < W; x += L) {
+                    if (rowsInside && x >= 2 && x + 2 + L <= W) {
+                        lcsTile8(buf, base, C, n, W, y * W + x, invNorm, b * n);
+                    } else {
+                        lcsBorder(buf, base, C, n, H, W, y, x, invNorm, b * n);
                     }
                 }
             }
         });
+    }
+
+    /** All 8 similarities of one interior vector of pixels at p: unmasked loads, one pass over the channels. */
+    private static void lcsTile8(float[] buf, int base, int C, int n, int W, int p, float[] invNorm, int nb) {
+        FloatVector d0 = FloatVector.zero(S), d1 = d0, d2 = d0, d3 = d0, d4 = d0, d5 = d0, d6 = d0, d7 = d0;
+        int up = -2 * W, down = 2 * W;
+        for (int c = 0, o = base + p; c < C; c++, o += n) {
+            FloatVector a = FloatVector.fromArray(S, buf, o);
+            d0 = a.fma(FloatVector.fromArray(S, buf, o + up - 2), d0);
+            d1 = a.fma(FloatVector.fromArray(S, buf, o + up), d1);
+            d2 = a.fma(FloatVector.fromArray(S, buf, o + up + 2), d2);
+            d3 = a.fma(FloatVector.fromArray(S, buf, o - 2), d3);
+            d4 = a.fma(FloatVector.fromArray(S, buf, o + 2), d4);
+            d5 = a.fma(FloatVector.fromArray(S, buf, o + down - 2), d5);
+            d6 = a.fma(FloatVector.fromArray(S, buf, o + down), d6);
+            d7 = a.fma(FloatVector.fromArray(S, buf, o + down + 2), d7);
+        }
+        FloatVector ip = FloatVector.fromArray(S, invNorm, nb + p);
+        int dst = base + C * n + p;
+        d0.mul(ip).mul(FloatVector.fromArray(S, invNorm, nb + p + up - 2)).intoArray(buf, dst);
+        d1.mul(ip).mul(FloatVector.fromArray(S, invNorm, nb + p + up)).intoArray(buf, dst + n);
+        d2.mul(ip).mul(FloatVector.fromArray(S, invNorm, nb + p + up + 2)).intoArray(buf, dst + 2 * n);
+        d3.mul(ip).mul(FloatVector.fromArray(S, invNorm, nb + p - 2)).intoArray(buf, dst + 3 * n);
+        d4.mul(ip).mul(FloatVector.fromArray(S, invNorm, nb + p + 2)).intoArray(buf, dst + 4 * n);
+        d5.mul(ip).mul(FloatVector.fromArray(S, invNorm, nb + p + down - 2)).intoArray(buf, dst + 5 * n);
+        d6.mul(ip).mul(FloatVector.fromArray(S, invNorm, nb + p + down)).intoArray(buf, dst + 6 * n);
+        d7.mul(ip).mul(FloatVector.fromArray(S, invNorm, nb + p + down + 2)).intoArray(buf, dst + 7 * n);
+    }
+
+    /** The similarities of one vector of pixels at (y, x) near the border, one neighbour at a time, masked. */
+    private static void lcsBorder(float[] buf, int base, int C, int n, int H, int W, int y, int x, float[] invNorm, int nb) {
+        VectorMask<Float> m = S.indexInRange(x, W);
+        for (int o = 0; o < 8; o++) {
+            int ny = y + LCS_DY[o], dx = LCS_DX[o];
+            int dst = base + (C + o) * n + y * W + x;
+            if (ny < 0 || ny >= H) {
+                FloatVector.zero(S).intoArray(buf, dst, m);
+                continue;
+            }
+            // lanes whose neighbour column x + i + dx lies in [0, W) (indexInRange checks both bounds)
+            VectorMask<Float> mn = m.and(S.indexInRange(x + dx, W));
+            FloatVector dot = FloatVector.zero(S);
+            int p = y * W + x, q = ny * W + x + dx;
+            for (int c = 0; c < C; c++) {
+                FloatVector a = FloatVector.fromArray(S, buf, base + c * n + p, m);
+                FloatVector nbr = FloatVector.fromArray(S, buf, base + c * n + q, mn);
+                dot = a.fma(nbr, dot);
+            }
+            FloatVector ip = FloatVector.fromArray(S, invNorm, nb + p, m);
+            FloatVector iq = FloatVector.fromArray(S, invNorm, nb + q, mn);
+            dot.mul(ip).mul(iq).intoArray(buf, dst, m);
+        }
     }
 }

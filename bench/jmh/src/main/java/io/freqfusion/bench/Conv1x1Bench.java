@@ -1,5 +1,6 @@
 package io.freqfusion.bench;
 
+import io.freqfusion.backend.cpu.ConvWeights;
 import io.freqfusion.backend.cpu.CpuKernels;
 import io.freqfusion.backend.cpu.Parallel;
 import org.openjdk.jmh.annotations.*;
@@ -20,14 +21,14 @@ public class Conv1x1Bench {
     public int threads;
 
     Parallel par;
-    float[] x, weight, bias, out;
+    float[] x, out;
+    ConvWeights weights;
 
     @Setup
     public void setup() {
         par = new Parallel(threads);
         x = normal(B * C * H * W, 1f, 1);
-        weight = convWeight(CC, C, 1, 2);
-        bias = normal(CC, 0.1f, 3);
+        weights = ConvWeights.pack(convWeight(CC, C, 1, 2), normal(CC, 0.1f, 3), CC, C, 1);   // packed once, as a plan does
         out = new float[B * CC * H * W];
     }
 
@@ -36,7 +37,7 @@ public class Conv1x1Bench {
 
     @Benchmark
     public float[] compressorHr() {
-        CpuKernels.conv2d(par, x, B, C, H, W, weight, bias, CC, 1, 1, 0, out, null);
+        CpuKernels.conv2d(par, x, B, H, W, weights, 1, 0, out, null);
         return out;
     }
 }

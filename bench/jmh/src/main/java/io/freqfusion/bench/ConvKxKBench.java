@@ -1,5 +1,6 @@
 package io.freqfusion.bench;
 
+import io.freqfusion.backend.cpu.ConvWeights;
 import io.freqfusion.backend.cpu.CpuKernels;
 import io.freqfusion.backend.cpu.Parallel;
 import org.openjdk.jmh.annotations.*;
@@ -23,16 +24,16 @@ public class ConvKxKBench {
     public int threads;
 
     Parallel par;
-    float[] x, wLow, bLow, wHigh, bHigh, outLow, outHigh, scratch;
+    float[] x, outLow, outHigh, scratch;
+    ConvWeights low, high;
 
     @Setup
     public void setup() {
         par = new Parallel(threads);
         x = normal(B * CC * H * W, 1f, 1);
-        wLow = convWeight(TAPS_LOW, CC, K_ENC, 2);
-        bLow = normal(TAPS_LOW, 0.1f, 3);
-        wHigh = convWeight(TAPS_HIGH, CC, K_ENC, 4);
-        bHigh = normal(TAPS_HIGH, 0.1f, 5);
+        // packed once, as a plan does
+        low = ConvWeights.pack(convWeight(TAPS_LOW, CC, K_ENC, 2), normal(TAPS_LOW, 0.1f, 3), TAPS_LOW, CC, K_ENC);
+        high = ConvWeights.pack(convWeight(TAPS_HIGH, CC, K_ENC, 4), normal(TAPS_HIGH, 0.1f, 5), TAPS_HIGH, CC, K_ENC);
         outLow = new float[B * TAPS_LOW * H * W];
         outHigh = new float[B * TAPS_HIGH * H * W];
         scratch = new float[CpuKernels.convScratch(B, CC, H, W, K_ENC, K_ENC / 2)];
@@ -43,13 +44,13 @@ public class ConvKxKBench {
 
     @Benchmark
     public float[] encoderLowpass() {
-        CpuKernels.conv2d(par, x, B, CC, H, W, wLow, bLow, TAPS_LOW, K_ENC, 1, K_ENC / 2, outLow, scratch);
+        CpuKernels.conv2d(par, x, B, H, W, low, 1, K_ENC / 2, outLow, scratch);
         return outLow;
     }
 
     @Benchmark
     public float[] encoderHighpass() {
-        CpuKernels.conv2d(par, x, B, CC, H, W, wHigh, bHigh, TAPS_HIGH, K_ENC, 1, K_ENC / 2, outHigh, scratch);
+        CpuKernels.conv2d(par, x, B, H, W, high, 1, K_ENC / 2, outHigh, scratch);
         return outHigh;
     }
 }

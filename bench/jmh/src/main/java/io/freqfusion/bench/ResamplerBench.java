@@ -1,5 +1,6 @@
 package io.freqfusion.bench;
 
+import io.freqfusion.backend.cpu.ConvWeights;
 import io.freqfusion.backend.cpu.CpuKernels;
 import io.freqfusion.backend.cpu.Parallel;
 import org.openjdk.jmh.annotations.*;
@@ -29,7 +30,8 @@ public class ResamplerBench {
     Parallel par;
     float[] qh, pl, lrPre, lrOut;
     float[] gnHrW, gnHrB, gnLrW, gnLrB, offW, offB, scaleW, scaleB, hrOffW, hrOffB, hrScaleW, hrScaleB, initPos;
-    float[] sh, sl, invNormH, invNormL, hrConv, lrConv, lrConvW, lrConvB, hrConvW, hrConvB, delta, scratch;
+    float[] sh, sl, invNormH, invNormL, hrConv, lrConv, delta, scratch;
+    ConvWeights lrSampler, hrSampler;
 
     @Setup
     public void setup() {
@@ -58,10 +60,8 @@ public class ResamplerBench {
         invNormH = new float[nH];
         invNormL = new float[nL];
         // offset and direct-scale convs stacked, as the forward runs them (one conv per input)
-        lrConvW = concat(offW, scaleW);
-        lrConvB = concat(offB, scaleB);
-        hrConvW = concat(hrOffW, hrScaleW);
-        hrConvB = concat(hrOffB, hrScaleB);
+        lrSampler = ConvWeights.pack(concat(offW, scaleW), concat(offB, scaleB), 16 * G, CS, K_ENC);
+        hrSampler = ConvWeights.pack(concat(hrOffW, hrScaleW), concat(hrOffB, hrScaleB), 4 * G, CS, K_ENC);
         hrConv = new float[nH * 4 * G];
         lrConv = new float[nL * 16 * G];
         delta = new float[nL * 8 * G];
@@ -84,8 +84,8 @@ public class ResamplerBench {
         CpuKernels.groupNorm(par, pl, B, CC, nhw, GN_GROUPS, gnLrW, gnLrB, sl, CS * nhw);
         CpuKernels.localCosineSimilarity(par, sh, B, CC, H, W, invNormH);
         CpuKernels.localCosineSimilarity(par, sl, B, CC, h, w, invNormL);
-        CpuKernels.conv2d(par, sl, B, CS, h, w, lrConvW, lrConvB, 16 * G, K_ENC, 1, PAD, lrConv, scratch);
-        CpuKernels.conv2d(par, sh, B, CS, H, W, hrConvW, hrConvB, 4 * G, K_ENC, 1, PAD, hrConv, scratch);
+        CpuKernels.conv2d(par, sl, B, h, w, lrSampler, 1, PAD, lrConv, scratch);
+        CpuKernels.conv2d(par, sh, B, H, W, hrSampler, 1, PAD, hrConv, scratch);
         CpuKernels.combineOffsets(par, lrConv, hrConv, initPos, B, G, h, w, delta);
         CpuKernels.gridSampleBorder(par, lrPre, delta, B, C, G, h, w, lrOut);
         return lrOut;
