@@ -10,6 +10,11 @@ package io.freqfusion.backend.cpu;
 public final class ConvWeights {
     final int co, ci, k;
     final float[] weight, bias, packed;
+    /**
+     * For 3x3 weights: the Winograd F(2x2, 3x3) transform U = G g G^T of every (output, input) filter, one 1x1
+     * "convolution" (co x ci, no bias) per transform position (16); null for other kernel sizes.
+     */
+    final ConvWeights[] winograd;
     /** Per block: first output channel, size (5, 4 or 1) and offset into {@link #packed}. */
     final int[] blockStart, blockSize, blockOffset;
 
@@ -43,6 +48,30 @@ public final class ConvWeights {
                 for (int j = 0; j < blockSize[b]; j++) packed[blockOffset[b] + i * blockSize[b] + j] = weight[(blockStart[b] + j) * n + i];
             }
         }
+        winograd = k == 3 ? winogradTransform(weight, co, ci) : null;
+    }
+
+    /** G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]; U = G g G^T per filter, in double, laid out per position. */
+    private static ConvWeights[] winogradTransform(float[] weight, int co, int ci) {
+        double[][] G = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+        float[][] u = new float[16][co * ci];
+        for (int o = 0; o < co; o++) {
+            for (int c = 0; c < ci; c++) {
+                int g0 = (o * ci + c) * 9;
+                for (int i = 0; i < 4; i++) {
+                    for (int j = 0; j < 4; j++) {
+                        double acc = 0;
+                        for (int a = 0; a < 3; a++) {
+                            for (int b = 0; b < 3; b++) acc += G[i][a] * weight[g0 + a * 3 + b] * G[j][b];
+                        }
+                        u[i * 4 + j][o * ci + c] = (float) acc;
+                    }
+                }
+            }
+        }
+        ConvWeights[] out = new ConvWeights[16];
+        for (int pos = 0; pos < 16; pos++) out[pos] = new ConvWeights(u[pos], new float[co], co, ci, 1);
+        return out;
     }
 
     /** Packs weight (co, ci, k, k) and bias (co); the arrays are kept, not copied. */
@@ -57,5 +86,9 @@ public final class ConvWeights {
     public int kernel() { return k; }
 
     /** Bytes of the packed copy (the plan cache counts it). */
-    public long packedBytes() { return 4L * packed.length; }
+    public long packedBytes() {
+        long bytes = 4L * packed.length;
+        if (winograd != null) for (ConvWeights u : winograd) bytes += u.packedBytes() + 4L * u.weight.length;
+        return bytes;
+    }
 }

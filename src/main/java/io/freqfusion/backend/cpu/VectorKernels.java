@@ -229,6 +229,133 @@ final class VectorKernels {
         }
     }
 
+    // ------------------------------------------------------------------ 3x3 convolution by Winograd F(2x2, 3x3)
+
+    /*
+     * A 3x3, stride-1, pad-1 convolution computes each 2x2 block of outputs from a 4x4 input patch d as
+     * Y = A^T [ sum_c U_c .* V_c ] A with V_c = B^T d_c B and U_c = G g_c G^T (g_c: the 3x3 filter of input channel
+     * c; U prepared once per plan, ConvWeights#winograd): 16 products per 4 outputs instead of 36, so the 16
+     * transform-domain GEMMs (co x ci by ci x tiles, the 1x1 tiles) do 4/9 of the direct convolution's FMAs.
+     * B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], A^T = [1 1 1 0; 0 1 -1 -1]. Only +-1 appear in B and A, so
+     * the transforms add no rounding beyond float sums; the error stays far below the golden tolerance.
+     *
+     * Unit of work: one batch item x one row of tiles (output rows 2ty, 2ty+1), vectorised over tiles. Per unit:
+     * V (16 x ci x tiles) and M (16 x co x tiles) live in per-thread buffers (L2), out is written once.
+     */
+
+    private static final ThreadBuffer WINO_V = new ThreadBuffer(), WINO_M = new ThreadBuffer(), WINO_ROWS = new ThreadBuffer();
+
+    /** out (B, co, h, w) = conv3x3(x (B, ci, h, w)), padding 1, through the Winograd weights of cw. */
+    static void convWinograd(Parallel par, float[] x, int B, int h, int w, ConvWeights cw, float[] out) {
+        int ci = cw.ci, co = cw.co, strip = 2 * L;
+        int tilesY = (h + 1) / 2, tilesX = (w + 1) / 2, ts = (tilesX + strip - 1) / strip * strip;   // tile stride
+        int plane = h * w;
+        int[] offs = OFFSETS.get(ci);
+        for (int c = 0; c < ci; c++) offs[c] = c * ts;
+        par.forRange(B * tilesY, (from, to) -> {
+            float[] v = WINO_V.get(16 * ci * ts + SLACK), m = WINO_M.get(16 * co * ts + SLACK);
+            float[] rows = WINO_ROWS.get(8 * (2 * ts + 4 * L));
+            for (int item = from; item < to; item++) {
+                int b = item / tilesY, ty = item % tilesY;
+                for (int c = 0; c < ci; c++) inputTransform(x, (b * ci + c) * plane, h, w, 2 * ty - 1, ts, rows, v, c * ts, ci * ts);
+                for (int pos = 0; pos < 16; pos++) {
+                    ConvWeights u = cw.winograd[pos];
+                    for (int t0 = 0; t0 < ts; t0 += strip) convBlocks(v, pos * ci * ts + t0, offs, ci, u, m, pos * co * ts + t0, ts, strip);
+                }
+                for (int o = 0; o < co; o++) {
+                    outputTransform(m, o * ts, co * ts, ts, cw.bias[o], rows, out, (b * co + o) * plane, h, w, 2 * ty);
+                }
+            }
+        });
+    }
+
+    /** Lanes 0, 2, 4, ... of this vector and then of the second one: the even columns of 2 L consecutive floats. */
+    private static final jdk.incubator.vector.VectorShuffle<Float> EVENS = jdk.incubator.vector.VectorShuffle.fromOp(S, i -> 2 * i);
+
+    /**
+     * V_c for every tile of one tile row, into v[pos * posStride + vo + tx]. The 4 input rows y0 .. y0+3 are copied
+     * zero-padded (P[u] = x[u - 1], zero outside the image); the vertical transform runs on whole rows, the
+     * horizontal one at every column u, keeping the even ones (u = 2 tx): all on contiguous vectors.
+     */
+    private static void inputTransform(float[] x, int plane, int h, int w, int y0, int ts, float[] rows, float[] v, int vo, int posStride) {
+        int rs = 2 * ts + 4 * L;                          // padded row: 2 ts columns, room for u + 3 and a vector
+        for (int r = 0; r < 4; r++) {
+            int pr = r * rs, y = y0 + r;
+            if (y < 0 || y >= h) {
+                java.util.Arrays.fill(rows, pr, pr + rs, 0f);
+            } else {
+                rows[pr] = 0f;
+                System.arraycopy(x, plane + y * w, rows, pr + 1, w);
+                java.util.Arrays.fill(rows, pr + 1 + w, pr + rs, 0f);
+            }
+        }
+        int t0 = 4 * rs;                                  // the vertical transform t_i, i = 0..3, rows rs apart
+        for (int u = 0; u < rs - L; u += L) {
+            FloatVector d0 = FloatVector.fromArray(S, rows, u), d1 = FloatVector.fromArray(S, rows, rs + u);
+            FloatVector d2 = FloatVector.fromArray(S, rows, 2 * rs + u), d3 = FloatVector.fromArray(S, rows, 3 * rs + u);
+            d0.sub(d2).intoArray(rows, t0 + u);
+            d1.add(d2).intoArray(rows, t0 + rs + u);
+            d2.sub(d1).intoArray(rows, t0 + 2 * rs + u);
+            d1.sub(d3).intoArray(rows, t0 + 3 * rs + u);
+        }
+        for (int i = 0; i < 4; i++) {
+            int ti = t0 + i * rs, vb = vo + 4 * i * posStride;
+            for (int tx = 0; tx < ts; tx += L) {
+                int u = ti + 2 * tx;
+                horizontalPair(rows, u, v, vb + tx, posStride);
+            }
+        }
+    }
+
+    /** The horizontal transform of 2 L columns from u, even columns kept: 4 vectors of V for L tiles. */
+    private static void horizontalPair(float[] t, int u, float[] v, int vb, int posStride) {
+        FloatVector p0 = FloatVector.fromArray(S, t, u), p1 = FloatVector.fromArray(S, t, u + 1);
+        FloatVector p2 = FloatVector.fromArray(S, t, u + 2), p3 = FloatVector.fromArray(S, t, u + 3);
+        FloatVector q0 = FloatVector.fromArray(S, t, u + L), q1 = FloatVector.fromArray(S, t, u + L + 1);
+        FloatVector q2 = FloatVector.fromArray(S, t, u + L + 2), q3 = FloatVector.fromArray(S, t, u + L + 3);
+        p0.sub(p2).rearrange(EVENS, q0.sub(q2)).intoArray(v, vb);
+        p1.add(p2).rearrange(EVENS, q1.add(q2)).intoArray(v, vb + posStride);
+        p2.sub(p1).rearrange(EVENS, q2.sub(q1)).intoArray(v, vb + 2 * posStride);
+        p1.sub(p3).rearrange(EVENS, q1.sub(q3)).intoArray(v, vb + 3 * posStride);
+    }
+
+    /**
+     * Y = A^T M A + bias for output channel o of one tile row: m[pos * posStride + mo + tx]; writes output rows
+     * y0, y0 + 1 (those inside the image), interleaving each tile's two columns.
+     */
+    private static void outputTransform(float[] m, int mo, int posStride, int ts, float bias, float[] rows,
+                                        float[] out, int plane, int h, int w, int y0) {
+        int r0 = 0, r1 = 2 * ts;                          // the two output rows' tile values: [even cols | odd cols]
+        FloatVector bv = FloatVector.broadcast(S, bias);
+        for (int tx = 0; tx < ts; tx += L) {
+            int b0 = mo + tx;
+            FloatVector s00 = col3(m, b0, posStride, 0), s01 = col3(m, b0, posStride, 1);
+            FloatVector s02 = col3(m, b0, posStride, 2), s03 = col3(m, b0, posStride, 3);
+            FloatVector s10 = colDiff(m, b0, posStride, 0), s11 = colDiff(m, b0, posStride, 1);
+            FloatVector s12 = colDiff(m, b0, posStride, 2), s13 = colDiff(m, b0, posStride, 3);
+            s00.add(s01).add(s02).add(bv).intoArray(rows, r0 + tx);
+            s01.sub(s02).sub(s03).add(bv).intoArray(rows, r0 + ts + tx);
+            s10.add(s11).add(s12).add(bv).intoArray(rows, r1 + tx);
+            s11.sub(s12).sub(s13).add(bv).intoArray(rows, r1 + ts + tx);
+        }
+        for (int i = 0; i < 2 && y0 + i < h; i++) {
+            int src = i == 0 ? r0 : r1, dst = plane + (y0 + i) * w;
+            for (int X = 0; X < w; X++) out[dst + X] = rows[src + ((X & 1) == 0 ? 0 : ts) + (X >> 1)];
+        }
+    }
+
+    /** m0j + m1j + m2j: row 0 of A^T applied down column j of the tiles' 4x4 M. */
+    private static FloatVector col3(float[] m, int b0, int ps, int j) {
+        return FloatVector.fromArray(S, m, b0 + j * ps).add(FloatVector.fromArray(S, m, b0 + (4 + j) * ps))
+                .add(FloatVector.fromArray(S, m, b0 + (8 + j) * ps));
+    }
+
+    /** m1j - m2j - m3j: row 1 of A^T. */
+    private static FloatVector colDiff(float[] m, int b0, int ps, int j) {
+        return FloatVector.fromArray(S, m, b0 + (4 + j) * ps).sub(FloatVector.fromArray(S, m, b0 + (8 + j) * ps))
+                .sub(FloatVector.fromArray(S, m, b0 + (12 + j) * ps));
+    }
+
     // ------------------------------------------------------------------ kernel normaliser
 
     /** q_t = exp(z_t - max) hw_t / sum_u exp(z_u - max) hw_u, vectorised over 8 pixels at a time. */

@@ -149,9 +149,11 @@ class CpuKernelsTest {
     @Test
     void conv2dMatchesTheDefinitionForEveryOutputBlockShape() {
         java.util.Random rnd = new java.util.Random(5);
-        // (B, ci, co, h, w, k, dil, pad): co covers the 5/4/1 output blocks, widths off the 16-pixel strip.
+        // (B, ci, co, h, w, k, dil, pad): co covers the 5/4/1 output blocks, widths off the 16-pixel strip; 3x3 pad-1
+        // dilation-1 cases with >= 24 outputs run as Winograd F(2x2, 3x3), incl. odd sizes, batch 2 and a 1x2 image.
         int[][] cases = {{1, 3, 25, 5, 19, 3, 1, 1}, {2, 7, 9, 4, 17, 3, 2, 2}, {1, 5, 34, 3, 3, 3, 1, 1}, {1, 4, 3, 6, 33, 5, 1, 2},
-                {1, 9, 64, 2, 21, 1, 1, 0}, {2, 6, 7, 3, 5, 1, 1, 0}, {1, 2, 1, 1, 1, 3, 1, 1}, {1, 16, 18, 4, 16, 1, 1, 0}};
+                {1, 9, 64, 2, 21, 1, 1, 0}, {2, 6, 7, 3, 5, 1, 1, 0}, {1, 2, 1, 1, 1, 3, 1, 1}, {1, 16, 18, 4, 16, 1, 1, 0},
+                {2, 8, 24, 7, 9, 3, 1, 1}, {1, 4, 30, 1, 2, 3, 1, 1}, {1, 72, 64, 6, 40, 3, 1, 1}};
         for (int[] cs : cases) {
             int B = cs[0], ci = cs[1], co = cs[2], h = cs[3], w = cs[4], k = cs[5], dil = cs[6], pad = cs[7];
             int ho = h + 2 * pad - dil * (k - 1), wo = w + 2 * pad - dil * (k - 1);
