@@ -35,7 +35,7 @@ public final class Main {
                      --output OUT.safetensors|DIR [--outputs-prefix P] [--backend cpu|tornado] [--threads N]
                      (without --model: the seeded reference initialisation sized to the inputs)
               bench  --workload W1|W2|W3|FPN4 [--config default|paper] [--backend cpu|tornado] [--threads N]
-                     [--warmup N] [--runs N]
+                     [--warmup N] [--warmup-seconds S] [--runs N]
               info   backends available here
               serve  start the service (through ./freqfusion serve)
             """;
@@ -189,7 +189,7 @@ public final class Main {
         private final PrintStream out;
 
         Bench(String[] argv, PrintStream out) {
-            this.a = new Args(argv, 1, Set.of("workload", "config", "backend", "threads", "warmup", "runs", "device"));
+            this.a = new Args(argv, 1, Set.of("workload", "config", "backend", "threads", "warmup", "warmup-seconds", "runs", "device"));
             this.out = out;
         }
 
@@ -197,6 +197,9 @@ public final class Main {
             Workload wl = Workload.parse(a.require("workload"));
             String config = a.get("config", "default");
             int warmup = a.intValue("warmup", 20, 0), runs = a.intValue("runs", 50, 1);
+            // Warm up for N runs and at least S seconds: a short forward (W1: ~1 ms) needs thousands of calls before
+            // the JIT has compiled every kernel, and timing it earlier measures the interpreter, not the kernels.
+            int warmupSeconds = a.intValue("warmup-seconds", 3, 0);
             FusionModel model = wl.model(config, 42);
             Map<String, Tensor> inputs = wl.randomInputs(System.nanoTime());
             long macs = FlopCount.macs(model, wl.inputShapes());
@@ -205,7 +208,10 @@ public final class Main {
                 long t0 = System.nanoTime();
                 runner.runInto(inputs, outputs, null);      // first call: prepare (and JIT-compile for accelerators)
                 out.printf(Locale.ROOT, "prepare+first run: %.1f ms on %s%n", (System.nanoTime() - t0) / 1e6, backend.device());
-                for (int i = 0; i < warmup; i++) runner.runInto(inputs, outputs, null);
+                long warmupEnd = System.nanoTime() + warmupSeconds * 1_000_000_000L;
+                int warmed = 0;
+                for (; warmed < warmup || System.nanoTime() < warmupEnd; warmed++) runner.runInto(inputs, outputs, null);
+                out.printf(Locale.ROOT, "warm-up: %d runs%n", warmed);
                 StageTimes stages = new StageTimes();
                 double[] ms = new double[runs];
                 com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();

@@ -114,7 +114,7 @@ class CliTest {
 
     @Test
     void benchPrintsJsonSummaryLast() {
-        Result r = cli("bench", "--workload", "W1", "--warmup", "1", "--runs", "3", "--threads", "1");
+        Result r = cli("bench", "--workload", "W1", "--warmup", "1", "--warmup-seconds", "0", "--runs", "3", "--threads", "1");
         assertEquals(0, r.code(), r.err());
         List<String> lines = r.out().strip().lines().toList();
         String last = lines.get(lines.size() - 1);

@@ -326,17 +326,8 @@ final class VectorKernels {
     private static void outputTransform(float[] m, int mo, int posStride, int ts, float bias, float[] rows,
                                         float[] out, int plane, int h, int w, int y0) {
         int r0 = 0, r1 = 2 * ts;                          // the two output rows' tile values: [even cols | odd cols]
-        FloatVector bv = FloatVector.broadcast(S, bias);
         for (int tx = 0; tx < ts; tx += L) {
-            int b0 = mo + tx;
-            FloatVector s00 = col3(m, b0, posStride, 0), s01 = col3(m, b0, posStride, 1);
-            FloatVector s02 = col3(m, b0, posStride, 2), s03 = col3(m, b0, posStride, 3);
-            FloatVector s10 = colDiff(m, b0, posStride, 0), s11 = colDiff(m, b0, posStride, 1);
-            FloatVector s12 = colDiff(m, b0, posStride, 2), s13 = colDiff(m, b0, posStride, 3);
-            s00.add(s01).add(s02).add(bv).intoArray(rows, r0 + tx);
-            s01.sub(s02).sub(s03).add(bv).intoArray(rows, r0 + ts + tx);
-            s10.add(s11).add(s12).add(bv).intoArray(rows, r1 + tx);
-            s11.sub(s12).sub(s13).add(bv).intoArray(rows, r1 + ts + tx);
+            outputTile(m, mo + tx, posStride, bias, rows, r0 + tx, r0 + ts + tx, r1 + tx, r1 + ts + tx);
         }
         for (int i = 0; i < 2 && y0 + i < h; i++) {
             int src = i == 0 ? r0 : r1, dst = plane + (y0 + i) * w;
@@ -344,16 +335,26 @@ final class VectorKernels {
         }
     }
 
-    /** m0j + m1j + m2j: row 0 of A^T applied down column j of the tiles' 4x4 M. */
-    private static FloatVector col3(float[] m, int b0, int ps, int j) {
-        return FloatVector.fromArray(S, m, b0 + j * ps).add(FloatVector.fromArray(S, m, b0 + (4 + j) * ps))
-                .add(FloatVector.fromArray(S, m, b0 + (8 + j) * ps));
-    }
-
-    /** m1j - m2j - m3j: row 1 of A^T. */
-    private static FloatVector colDiff(float[] m, int b0, int ps, int j) {
-        return FloatVector.fromArray(S, m, b0 + (4 + j) * ps).sub(FloatVector.fromArray(S, m, b0 + (8 + j) * ps))
-                .sub(FloatVector.fromArray(S, m, b0 + (12 + j) * ps));
+    /**
+     * A^T M A + bias for L tiles at m[b0 + pos * ps]: the four outputs of each tile (rows 0/1 x even/odd column) go
+     * to rows[e0], rows[o0], rows[e1], rows[o1]. Row i of A^T down column j: s0j = m0j + m1j + m2j, s1j = m1j - m2j - m3j.
+     */
+    private static void outputTile(float[] m, int b0, int ps, float bias, float[] rows, int e0, int o0, int e1, int o1) {
+        FloatVector bv = FloatVector.broadcast(S, bias);
+        FloatVector m0 = FloatVector.fromArray(S, m, b0), m1 = FloatVector.fromArray(S, m, b0 + ps);
+        FloatVector m2 = FloatVector.fromArray(S, m, b0 + 2 * ps), m3 = FloatVector.fromArray(S, m, b0 + 3 * ps);
+        FloatVector n0 = FloatVector.fromArray(S, m, b0 + 4 * ps), n1 = FloatVector.fromArray(S, m, b0 + 5 * ps);
+        FloatVector n2 = FloatVector.fromArray(S, m, b0 + 6 * ps), n3 = FloatVector.fromArray(S, m, b0 + 7 * ps);
+        FloatVector q0 = FloatVector.fromArray(S, m, b0 + 8 * ps), q1 = FloatVector.fromArray(S, m, b0 + 9 * ps);
+        FloatVector q2 = FloatVector.fromArray(S, m, b0 + 10 * ps), q3 = FloatVector.fromArray(S, m, b0 + 11 * ps);
+        FloatVector s00 = m0.add(n0).add(q0), s01 = m1.add(n1).add(q1), s02 = m2.add(n2).add(q2), s03 = m3.add(n3).add(q3);
+        FloatVector r0 = FloatVector.fromArray(S, m, b0 + 12 * ps), r1 = FloatVector.fromArray(S, m, b0 + 13 * ps);
+        FloatVector r2 = FloatVector.fromArray(S, m, b0 + 14 * ps), r3 = FloatVector.fromArray(S, m, b0 + 15 * ps);
+        FloatVector s10 = n0.sub(q0).sub(r0), s11 = n1.sub(q1).sub(r1), s12 = n2.sub(q2).sub(r2), s13 = n3.sub(q3).sub(r3);
+        s00.add(s01).add(s02).add(bv).intoArray(rows, e0);
+        s01.sub(s02).sub(s03).add(bv).intoArray(rows, o0);
+        s10.add(s11).add(s12).add(bv).intoArray(rows, e1);
+        s11.sub(s12).sub(s13).add(bv).intoArray(rows, o1);
     }
 
     // ------------------------------------------------------------------ kernel normaliser
