@@ -26,29 +26,32 @@ final class VectorKernels {
      * A per-thread scratch array that grows to the largest size asked for and is then reused: kernels get L1-sized
      * working buffers without allocating per call (the pool's threads live as long as the backend).
      */
-    private static final class ThreadBuffer {
-        private final ThreadLocal<float[][]> holder = ThreadLocal.withInitial(() -> new float[1][0]);
+    private static final class ThreadBuffer<A> {
+        private final java.util.function.IntFunction<A> make;
+        private final java.util.function.ToIntFunction<A> length;
+        private final ThreadLocal<Object[]> holder = ThreadLocal.withInitial(() -> new Object[1]);
 
-        float[] get(int size) {
-            float[][] h = holder.get();
-            if (h[0].length < size) h[0] = new float[size];
-            return h[0];
+        private ThreadBuffer(java.util.function.IntFunction<A> make, java.util.function.ToIntFunction<A> length) {
+            this.make = make;
+            this.length = length;
+        }
+
+        static ThreadBuffer<float[]> floats() { return new ThreadBuffer<>(float[]::new, a -> a.length); }
+
+        static ThreadBuffer<int[]> ints() { return new ThreadBuffer<>(int[]::new, a -> a.length); }
+
+        static ThreadBuffer<boolean[]> booleans() { return new ThreadBuffer<>(boolean[]::new, a -> a.length); }
+
+        @SuppressWarnings("unchecked")
+        A get(int size) {
+            Object[] h = holder.get();
+            if (h[0] == null || length.applyAsInt((A) h[0]) < size) h[0] = make.apply(size);
+            return (A) h[0];
         }
     }
 
-    /** As {@link ThreadBuffer}, for ints. */
-    private static final class IntThreadBuffer {
-        private final ThreadLocal<int[][]> holder = ThreadLocal.withInitial(() -> new int[1][0]);
-
-        int[] get(int size) {
-            int[][] h = holder.get();
-            if (h[0].length < size) h[0] = new int[size];
-            return h[0];
-        }
-    }
-
-    private static final ThreadBuffer PANEL = new ThreadBuffer(), KERNEL_VECTOR = new ThreadBuffer(),
-            SOURCE_ROWS = new ThreadBuffer(), RESULT_ROWS = new ThreadBuffer();
+    private static final ThreadBuffer<float[]> PANEL = ThreadBuffer.floats(), KERNEL_VECTOR = ThreadBuffer.floats(),
+            SOURCE_ROWS = ThreadBuffer.floats(), RESULT_ROWS = ThreadBuffer.floats();
 
     // ------------------------------------------------------------------ convolutions (register-blocked GEMMs)
 
@@ -58,7 +61,7 @@ final class VectorKernels {
      * per call) and the block's packed weights at wb + i size, front to back (ConvWeights).
      */
 
-    private static final IntThreadBuffer OFFSETS = new IntThreadBuffer();
+    private static final ThreadBuffer<int[]> OFFSETS = ThreadBuffer.ints();
 
     /** out[b, o, p] = bias[o] + sum_c w[o, c] x[b, c, p] for p < n. */
     static void conv1x1(Parallel par, float[] x, int B, int n, ConvWeights cw, float[] out) {
@@ -243,7 +246,7 @@ final class VectorKernels {
      * V (16 x ci x tiles) and M (16 x co x tiles) live in per-thread buffers (L2), out is written once.
      */
 
-    private static final ThreadBuffer WINO_V = new ThreadBuffer(), WINO_M = new ThreadBuffer(), WINO_ROWS = new ThreadBuffer();
+    private static final ThreadBuffer<float[]> WINO_V = ThreadBuffer.floats(), WINO_M = ThreadBuffer.floats(), WINO_ROWS = ThreadBuffer.floats();
 
     /** out (B, co, h, w) = conv3x3(x (B, ci, h, w)), padding 1, through the Winograd weights of cw. */
     static void convWinograd(Parallel par, float[] x, int B, int h, int w, ConvWeights cw, float[] out) {
@@ -685,8 +688,9 @@ final class VectorKernels {
 
     // ------------------------------------------------------------------ offset-guided resampling
 
-    private static final IntThreadBuffer SAMPLE_INDEX = new IntThreadBuffer();
-    private static final ThreadBuffer SAMPLE_WEIGHT = new ThreadBuffer();
+    private static final ThreadBuffer<int[]> SAMPLE_INDEX = ThreadBuffer.ints();
+    private static final ThreadBuffer<float[]> SAMPLE_WEIGHT = ThreadBuffer.floats();
+    private static final ThreadBuffer<boolean[]> SAMPLE_RUN = ThreadBuffer.booleans();
 
     /**
      * Bilinear border sampling of f (B, C, 2h, 2w) at the offsets delta (B, 8G, h, w) (see CpuKernels#gridSampleBorder).
@@ -700,6 +704,7 @@ final class VectorKernels {
         int rowInts = 4 * wv, rowFloats = 2 * wv;                   // per output row: 4 index rows, 2 weight rows
         int[] idx = SAMPLE_INDEX.get(B * groups * H * rowInts);
         float[] wgt = SAMPLE_WEIGHT.get(B * groups * H * rowFloats);
+        boolean[] consecutive = SAMPLE_RUN.get(B * groups * H * (wv / L));
         par.forRange(B * groups * H, (from, to) -> {
             for (int item = from; item < to; item++) {
                 int b = item / (groups * H), g = (item / H) % groups, Y = item % H;
@@ -720,6 +725,16 @@ final class VectorKernels {
                     wgt[wo + X] = ix - x0;
                     wgt[wo + wv + X] = iy - y0;
                 }
+                // A vector whose 4 x L neighbours are consecutive pixels (offsets whose integer parts agree across the
+                // vector: always at the reference init, common for smooth learned offsets) is read with plain loads.
+                for (int X = 0; X < wv; X += L) {
+                    boolean run = true;
+                    for (int q = 0; q < 4 && run; q++) {
+                        int first = idx[io + q * wv + X];
+                        for (int l = 1; l < L && run; l++) run = idx[io + q * wv + X + l] == first + l;
+                    }
+                    consecutive[item * (wv / L) + X / L] = run;
+                }
             }
         });
         par.forRange(B * C, (from, to) -> {
@@ -727,17 +742,28 @@ final class VectorKernels {
                 int b = bc / C, g = (bc % C) / cpg, p0 = bc * plane;
                 for (int Y = 0; Y < H; Y++) {
                     int item = (b * groups + g) * H + Y;
-                    sampleRow(f, p0, idx, item * rowInts, wgt, item * rowFloats, wv, out, p0 + Y * W, W);
+                    sampleRow(f, p0, idx, item * rowInts, wgt, item * rowFloats, wv, consecutive, item * (wv / L), out, p0 + Y * W, W);
                 }
             }
         });
     }
 
-    private static void sampleRow(float[] f, int p0, int[] idx, int io, float[] wgt, int wo, int wv, float[] out, int dst, int W) {
+    private static void sampleRow(float[] f, int p0, int[] idx, int io, float[] wgt, int wo, int wv, boolean[] consecutive, int co,
+                                  float[] out, int dst, int W) {
         for (int X = 0; X < W; X += L) {
             FloatVector ax = FloatVector.fromArray(S, wgt, wo + X), ay = FloatVector.fromArray(S, wgt, wo + wv + X);
-            FloatVector v00 = FloatVector.fromArray(S, f, p0, idx, io + X), v01 = FloatVector.fromArray(S, f, p0, idx, io + wv + X);
-            FloatVector v10 = FloatVector.fromArray(S, f, p0, idx, io + 2 * wv + X), v11 = FloatVector.fromArray(S, f, p0, idx, io + 3 * wv + X);
+            FloatVector v00, v01, v10, v11;
+            if (consecutive[co + X / L]) {
+                v00 = FloatVector.fromArray(S, f, p0 + idx[io + X]);
+                v01 = FloatVector.fromArray(S, f, p0 + idx[io + wv + X]);
+                v10 = FloatVector.fromArray(S, f, p0 + idx[io + 2 * wv + X]);
+                v11 = FloatVector.fromArray(S, f, p0 + idx[io + 3 * wv + X]);
+            } else {
+                v00 = FloatVector.fromArray(S, f, p0, idx, io + X);
+                v01 = FloatVector.fromArray(S, f, p0, idx, io + wv + X);
+                v10 = FloatVector.fromArray(S, f, p0, idx, io + 2 * wv + X);
+                v11 = FloatVector.fromArray(S, f, p0, idx, io + 3 * wv + X);
+            }
             FloatVector top = v01.sub(v00).fma(ax, v00), bot = v11.sub(v10).fma(ax, v10);
             FloatVector v = bot.sub(top).fma(ay, top);
             if (X + L <= W) v.intoArray(out, dst + X);

@@ -260,6 +260,34 @@ class CpuKernelsTest {
     }
 
     @Test
+    void gridSampleMatchesTheDefinitionForSmoothAndRandomOffsets() {
+        java.util.Random rnd = new java.util.Random(9);
+        int B = 2, G = 2, C = 6, h = 5, w = 12, H = 2 * h, W = 2 * w;
+        float[] f = new float[B * C * H * W], delta = new float[B * 8 * G * h * w], out = new float[f.length];
+        for (int i = 0; i < f.length; i++) f[i] = (float) rnd.nextGaussian();
+        for (int smooth = 0; smooth < 2; smooth++) {
+            // smooth: one small shift per channel of delta (runs of consecutive samples, plain loads);
+            // otherwise every offset random in (-1.5, 1.5) LR pixels (gathers, clamping at all borders)
+            for (int q = 0; q < B * 8 * G; q++) {
+                float shift = (float) rnd.nextGaussian() * 0.2f;
+                for (int p = 0; p < h * w; p++) delta[q * h * w + p] = smooth == 1 ? shift : (rnd.nextFloat() * 3f - 1.5f);
+            }
+            CpuKernels.gridSampleBorder(PAR, f, delta, B, C, G, h, w, out);
+            for (int b = 0; b < B; b++) for (int c = 0; c < C; c++) for (int Y = 0; Y < H; Y++) for (int X = 0; X < W; X++) {
+                int g = c / (C / G), phase = g * 4 + (Y & 1) * 2 + (X & 1), y = Y >> 1, x = X >> 1;
+                float dx = delta[((b * 8 * G + phase) * h + y) * w + x], dy = delta[((b * 8 * G + 4 * G + phase) * h + y) * w + x];
+                double ix = Math.min(Math.max(2 * (x + 0.5 + dx) - 0.5, 0), W - 1), iy = Math.min(Math.max(2 * (y + 0.5 + dy) - 0.5, 0), H - 1);
+                int x0 = (int) ix, y0 = (int) iy, x1 = Math.min(x0 + 1, W - 1), y1 = Math.min(y0 + 1, H - 1);
+                double ax = ix - x0, ay = iy - y0;
+                int pl = (b * C + c) * H * W;
+                double want = (f[pl + y0 * W + x0] * (1 - ax) + f[pl + y0 * W + x1] * ax) * (1 - ay)
+                        + (f[pl + y1 * W + x0] * (1 - ax) + f[pl + y1 * W + x1] * ax) * ay;
+                assertEquals(want, out[pl + Y * W + X], 1e-4, "smooth=" + smooth + " b=" + b + " c=" + c + " Y=" + Y + " X=" + X);
+            }
+        }
+    }
+
+    @Test
     void packedNormalisationEqualsNormaliseThenPack() {
         java.util.Random rnd = new java.util.Random(3);
         int k = 5, H = 9, W = 14, taps = k * k;
