@@ -133,14 +133,25 @@ final class VectorKernels {
         });
     }
 
-    /** Every output-channel block of cw for one strip of pixels (lanes past remaining are computed, not stored). */
+    private static final ThreadBuffer<float[]> STRIP = ThreadBuffer.floats();
+
+    /**
+     * Every output-channel block of cw for one strip of 2 L pixels. The tiles always store whole strips; a partial one
+     * (remaining < 2 L) is computed into a per-thread strip buffer and its first {@code remaining} pixels copied out.
+     */
     private static void convBlocks(float[] x, int src0, int[] offs, int n, ConvWeights cw, float[] out, int dst, int outPlane, int remaining) {
+        boolean partial = remaining < 2 * L;
+        float[] target = partial ? STRIP.get(5 * 2 * L) : out;
         for (int b = 0; b < cw.blockStart.length; b++) {
-            int o = cw.blockStart[b], wb = cw.blockOffset[b], d = dst + o * outPlane;
-            switch (cw.blockSize[b]) {
-                case 5 -> convTile5(x, src0, offs, n, cw.packed, wb, cw.bias, o, out, d, outPlane, remaining);
-                case 4 -> convTile4(x, src0, offs, n, cw.packed, wb, cw.bias, o, out, d, outPlane, remaining);
-                default -> convTile1(x, src0, offs, n, cw.packed, wb, cw.bias, o, out, d, remaining);
+            int o = cw.blockStart[b], wb = cw.blockOffset[b], size = cw.blockSize[b];
+            int d = partial ? 0 : dst + o * outPlane, plane = partial ? 2 * L : outPlane;
+            switch (size) {
+                case 5 -> convTile5(x, src0, offs, n, cw.packed, wb, cw.bias, o, target, d, plane);
+                case 4 -> convTile4(x, src0, offs, n, cw.packed, wb, cw.bias, o, target, d, plane);
+                default -> convTile1(x, src0, offs, n, cw.packed, wb, cw.bias, o, target, d);
+            }
+            if (partial) {
+                for (int j = 0; j < size; j++) System.arraycopy(target, j * 2 * L, out, dst + (o + j) * outPlane, remaining);
             }
         }
     }
@@ -149,7 +160,7 @@ final class VectorKernels {
     // (one huge method would exceed the JIT's size limits and run boxed).
 
     private static void convTile5(float[] x, int src0, int[] offs, int n, float[] wp, int wb, float[] bias, int o,
-                                  float[] out, int dst, int outPlane, int remaining) {
+                                  float[] out, int dst, int outPlane) {
         FloatVector a00 = FloatVector.broadcast(S, bias[o]), a01 = a00;
         FloatVector a10 = FloatVector.broadcast(S, bias[o + 1]), a11 = a10;
         FloatVector a20 = FloatVector.broadcast(S, bias[o + 2]), a21 = a20;
@@ -174,15 +185,20 @@ final class VectorKernels {
             a40 = v0.fma(c, a40);
             a41 = v1.fma(c, a41);
         }
-        storeStrip(a00, a01, out, dst, remaining);
-        storeStrip(a10, a11, out, dst + outPlane, remaining);
-        storeStrip(a20, a21, out, dst + 2 * outPlane, remaining);
-        storeStrip(a30, a31, out, dst + 3 * outPlane, remaining);
-        storeStrip(a40, a41, out, dst + 4 * outPlane, remaining);
+        a00.intoArray(out, dst);
+        a01.intoArray(out, dst + L);
+        a10.intoArray(out, dst + outPlane);
+        a11.intoArray(out, dst + outPlane + L);
+        a20.intoArray(out, dst + 2 * outPlane);
+        a21.intoArray(out, dst + 2 * outPlane + L);
+        a30.intoArray(out, dst + 3 * outPlane);
+        a31.intoArray(out, dst + 3 * outPlane + L);
+        a40.intoArray(out, dst + 4 * outPlane);
+        a41.intoArray(out, dst + 4 * outPlane + L);
     }
 
     private static void convTile4(float[] x, int src0, int[] offs, int n, float[] wp, int wb, float[] bias, int o,
-                                  float[] out, int dst, int outPlane, int remaining) {
+                                  float[] out, int dst, int outPlane) {
         FloatVector a00 = FloatVector.broadcast(S, bias[o]), a01 = a00;
         FloatVector a10 = FloatVector.broadcast(S, bias[o + 1]), a11 = a10;
         FloatVector a20 = FloatVector.broadcast(S, bias[o + 2]), a21 = a20;
@@ -203,14 +219,18 @@ final class VectorKernels {
             a30 = v0.fma(c, a30);
             a31 = v1.fma(c, a31);
         }
-        storeStrip(a00, a01, out, dst, remaining);
-        storeStrip(a10, a11, out, dst + outPlane, remaining);
-        storeStrip(a20, a21, out, dst + 2 * outPlane, remaining);
-        storeStrip(a30, a31, out, dst + 3 * outPlane, remaining);
+        a00.intoArray(out, dst);
+        a01.intoArray(out, dst + L);
+        a10.intoArray(out, dst + outPlane);
+        a11.intoArray(out, dst + outPlane + L);
+        a20.intoArray(out, dst + 2 * outPlane);
+        a21.intoArray(out, dst + 2 * outPlane + L);
+        a30.intoArray(out, dst + 3 * outPlane);
+        a31.intoArray(out, dst + 3 * outPlane + L);
     }
 
     private static void convTile1(float[] x, int src0, int[] offs, int n, float[] wp, int wb, float[] bias, int o,
-                                  float[] out, int dst, int remaining) {
+                                  float[] out, int dst) {
         FloatVector a0 = FloatVector.broadcast(S, bias[o]), a1 = a0;
         for (int i = 0; i < n; i++) {
             int s = src0 + offs[i];
@@ -218,18 +238,8 @@ final class VectorKernels {
             a0 = FloatVector.fromArray(S, x, s).fma(c, a0);
             a1 = FloatVector.fromArray(S, x, s + L).fma(c, a1);
         }
-        storeStrip(a0, a1, out, dst, remaining);
-    }
-
-    /** Stores two vectors at off, only the first {@code remaining} lanes when fewer than 2 L remain. */
-    private static void storeStrip(FloatVector a0, FloatVector a1, float[] out, int off, int remaining) {
-        if (remaining >= 2 * L) {
-            a0.intoArray(out, off);
-            a1.intoArray(out, off + L);
-        } else {
-            a0.intoArray(out, off, S.indexInRange(0, remaining));
-            a1.intoArray(out, off + L, S.indexInRange(L, remaining));
-        }
+        a0.intoArray(out, dst);
+        a1.intoArray(out, dst + L);
     }
 
     // ------------------------------------------------------------------ 3x3 convolution by Winograd F(2x2, 3x3)
@@ -383,10 +393,6 @@ final class VectorKernels {
                 }
             }
         });
-    }
-
-    private static FloatVector load(float[] a, int off, boolean full, VectorMask<Float> m) {
-        return full ? FloatVector.fromArray(S, a, off) : FloatVector.fromArray(S, a, off, m);
     }
 
     // ------------------------------------------------------------------ CARAFE
@@ -650,7 +656,7 @@ final class VectorKernels {
             boolean full = X + L <= W;
             VectorMask<Float> m = S.indexInRange(X, W);
             FloatVector v = FloatVector.fromArray(S, res, ro + X).mul(carafeScale);
-            if (self != null) v = load(self, o + X, full, m).fma(ss, v);
+            if (self != null) v = (full ? FloatVector.fromArray(S, self, o + X) : FloatVector.fromArray(S, self, o + X, m)).fma(ss, v);
             if (full) v.intoArray(out, o + X);
             else v.intoArray(out, o + X, m);
         }
@@ -668,7 +674,7 @@ final class VectorKernels {
         boolean window = hamming.length > 1;
         FloatVector mx = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
         for (int t = 0; t < taps; t++) {
-            FloatVector v = load(z, off + t * stride, full, m);
+            FloatVector v = full ? FloatVector.fromArray(S, z, off + t * stride) : FloatVector.fromArray(S, z, off + t * stride, m);
             v.intoArray(buf, bufOff + t * bufStride);
             mx = mx.max(v);
         }
@@ -853,7 +859,7 @@ final class VectorKernels {
                     VectorMask<Float> m = S.indexInRange(x, W);
                     FloatVector ss = FloatVector.zero(S);
                     for (int c = 0; c < C; c++) {
-                        FloatVector v = load(buf, base + c * n + x, full, m);
+                        FloatVector v = full ? FloatVector.fromArray(S, buf, base + c * n + x) : FloatVector.fromArray(S, buf, base + c * n + x, m);
                         ss = v.fma(v, ss);
                     }
                     FloatVector inv = FloatVector.broadcast(S, 1f).div(ss.lanewise(VectorOperators.SQRT).max(1e-8f));
