@@ -16,6 +16,15 @@ public interface ModuleForward extends AutoCloseable {
      */
     void run(float[] hr, float[] lr, float[] mask, float[] hrOut, float[] lrOut, StageTimes times);
 
+    /**
+     * {@link #run}, then {@code sum = hrOut + lrOut} (the level output of an fpn-add chain). The default adds on the
+     * calling thread; a backend may do it where its data and threads are.
+     */
+    default void runAndAdd(float[] hr, float[] lr, float[] mask, float[] hrOut, float[] lrOut, float[] sum, StageTimes times) {
+        run(hr, lr, mask, hrOut, lrOut, times);
+        for (int i = 0; i < sum.length; i++) sum[i] = hrOut[i] + lrOut[i];
+    }
+
     /** Bytes of scratch this forward holds (host arrays or device buffers), for bounding caches of prepared forwards. */
     default long scratchBytes() { return 0; }
 

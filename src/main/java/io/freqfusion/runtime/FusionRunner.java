@@ -151,13 +151,12 @@ public final class FusionRunner implements AutoCloseable {
             int lvl = model.hrLevelOfStage(s);
             String st = "ff" + (s + 1) + ".";
             Tensor hrOut = out.get(st + "hr_feat"), lrOut = out.get(st + "lr_feat");
-            plan.forwards[s].run(in.get("x" + (lvl + 1)).data(), out.get("y" + (lvl + 2)).data(),
-                    out.get(st + "mask").data(), hrOut.data(), lrOut.data(), times);
+            float[] xs = in.get("x" + (lvl + 1)).data(), coarser = out.get("y" + (lvl + 2)).data(), mask = out.get(st + "mask").data();
             float[] y = out.get("y" + (lvl + 1)).data();
             if (model.topology() == Topology.FPN_ADD) {
-                float[] a = hrOut.data(), b = lrOut.data();
-                for (int i = 0; i < y.length; i++) y[i] = a[i] + b[i];
+                plan.forwards[s].runAndAdd(xs, coarser, mask, hrOut.data(), lrOut.data(), y, times);
             } else {
+                plan.forwards[s].run(xs, coarser, mask, hrOut.data(), lrOut.data(), times);
                 concat(hrOut, lrOut, model.concatGroups(), y);
             }
         }

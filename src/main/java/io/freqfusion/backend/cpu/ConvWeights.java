@@ -84,11 +84,4 @@ public final class ConvWeights {
     public int inChannels() { return ci; }
 
     public int kernel() { return k; }
-
-    /** Bytes of the packed copy (the plan cache counts it). */
-    public long packedBytes() {
-        long bytes = 4L * packed.length;
-        if (winograd != null) for (ConvWeights u : winograd) bytes += u.packedBytes() + 4L * u.weight.length;
-        return bytes;
-    }
 }

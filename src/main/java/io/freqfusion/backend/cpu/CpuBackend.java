@@ -8,6 +8,9 @@ import io.freqfusion.model.FreqFusionModule;
 /** The pure-Java backend: multi-threaded kernels on flat arrays, the embedded default. */
 public final class CpuBackend implements Backend {
     private final Parallel parallel;
+    /** Packed weights per module, shared by its forwards of every shape (held as long as the module is). */
+    private final java.util.Map<FreqFusionModule, PackedModule> packed =
+            java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
 
     public CpuBackend(int threads) {
         this.parallel = new Parallel(threads);
@@ -30,7 +33,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public ModuleForward prepare(FreqFusionModule module, ForwardShape shape) {
-        return new CpuModuleForward(parallel, module, shape);
+        return new CpuModuleForward(parallel, module, packed.computeIfAbsent(module, PackedModule::new), shape);
     }
 
     @Override

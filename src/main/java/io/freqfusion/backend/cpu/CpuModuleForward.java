@@ -28,12 +28,10 @@ final class CpuModuleForward implements ModuleForward {
     /** The normalised CARAFE kernel in use, pair-packed (one reassembly runs at a time). */
     private final float[] kp;
     private final float[] sh, sl, invNormH, invNormL, hrConv, lrConv, delta;
-    /** Convolution weights packed for the tiles, once per plan (see ConvWeights). */
-    private final ConvWeights hrCompressor, lrCompressor, encoderLow, encoderHigh;
-    /** offset and direct_scale convs stacked (they read the same input): LR (16G out) and HR (4G out). */
-    private final ConvWeights lrSampler, hrSampler;
+    /** Convolution weights packed for the tiles, shared by the module's forwards of all shapes. */
+    private final ConvWeights hrCompressor, lrCompressor, encoderLow, encoderHigh, lrSampler, hrSampler;
 
-    CpuModuleForward(Parallel par, FreqFusionModule module, ForwardShape shape) {
+    CpuModuleForward(Parallel par, FreqFusionModule module, PackedModule packed, ForwardShape shape) {
         this.par = par;
         this.cfg = module.config();
         this.wt = module.weights();
@@ -70,13 +68,12 @@ final class CpuModuleForward implements ModuleForward {
         invNormL = fr ? new float[nL] : null;
         hrConv = fr ? new float[nH * 4 * g] : null;
         lrConv = fr ? new float[nL * 16 * g] : null;
-        int ke = cfg.encoderKernel();
-        hrCompressor = ConvWeights.pack(wt.hrCompressorW, wt.hrCompressorB, Cc, Ch, 1);
-        lrCompressor = ConvWeights.pack(wt.lrCompressorW, wt.lrCompressorB, Cc, Cl, 1);
-        encoderLow = ConvWeights.pack(wt.encoderW, wt.encoderB, tl, Cc, ke);
-        encoderHigh = hp ? ConvWeights.pack(wt.encoder2W, wt.encoder2B, th, Cc, ke) : null;
-        lrSampler = fr ? ConvWeights.pack(concat(wt.offsetW, wt.directScaleW), concat(wt.offsetB, wt.directScaleB), 16 * g, cs, ke) : null;
-        hrSampler = fr ? ConvWeights.pack(concat(wt.hrOffsetW, wt.hrDirectScaleW), concat(wt.hrOffsetB, wt.hrDirectScaleB), 4 * g, cs, ke) : null;
+        hrCompressor = packed.hrCompressor;
+        lrCompressor = packed.lrCompressor;
+        encoderLow = packed.encoderLow;
+        encoderHigh = packed.encoderHigh;
+        lrSampler = packed.lrSampler;
+        hrSampler = packed.hrSampler;
         delta = fr ? new float[nL * 8 * g] : null;
         scratch = new float[scratchSize()];
         kp = new float[CpuKernels.packedKernelSize(B, Math.max(tl, th), H, W)];
@@ -85,11 +82,7 @@ final class CpuModuleForward implements ModuleForward {
                 invNormL, hrConv, lrConv, delta}) {
             if (a != null) floats += a.length;
         }
-        long packed = 0;
-        for (ConvWeights c : new ConvWeights[] {hrCompressor, lrCompressor, encoderLow, encoderHigh, lrSampler, hrSampler}) {
-            if (c != null) packed += c.packedBytes();
-        }
-        scratchBytes = 4 * floats + packed;
+        scratchBytes = 4 * floats;
     }
 
     private final long scratchBytes;
@@ -198,6 +191,12 @@ final class CpuModuleForward implements ModuleForward {
         }
     }
 
+    @Override
+    public void runAndAdd(float[] xh, float[] xl, float[] mask, float[] hrOut, float[] lrOut, float[] sum, StageTimes times) {
+        run(xh, xl, mask, hrOut, lrOut, times);
+        VectorKernels.add(par, hrOut, lrOut, sum);
+    }
+
     /** Section 6: offsets from (Q_h, P_l) and local similarities, then border grid-sampling of lrPre into lrOut. */
     private void resample(float[] qh, float[] lrOut) {
         int cs = cfg.samplerChannels(), g = cfg.featureResampleGroup(), ke = cfg.encoderKernel(), pad = cfg.samplerPadding();
@@ -215,12 +214,6 @@ final class CpuModuleForward implements ModuleForward {
         conv2d(par, sh, B, H, W, hrSampler, 1, pad, hrConv, scratch);
         combineOffsets(par, lrConv, hrConv, wt.initPos, B, g, h, w, delta);
         gridSampleBorder(par, lrPre, delta, B, Cl, g, h, w, lrOut);
-    }
-
-    private static float[] concat(float[] a, float[] b) {
-        float[] c = java.util.Arrays.copyOf(a, a.length + b.length);
-        System.arraycopy(b, 0, c, a.length, b.length);
-        return c;
     }
 
     /** Stage timer that costs nothing when no one is listening. */

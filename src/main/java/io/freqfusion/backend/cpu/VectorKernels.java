@@ -370,6 +370,24 @@ final class VectorKernels {
         s11.sub(s12).sub(s13).add(bv).intoArray(rows, o1);
     }
 
+    // ------------------------------------------------------------------ elementwise
+
+    /** sum = a + b, in blocks of 16 Ki floats over all threads. */
+    static void add(Parallel par, float[] a, float[] b, float[] sum) {
+        int n = sum.length, block = 16 * 1024, blocks = (n + block - 1) / block;
+        par.forRange(blocks, (from, to) -> {
+            for (int i = from * block, end = Math.min(n, to * block); i < end; ) {
+                if (i + L <= end) {
+                    FloatVector.fromArray(S, a, i).add(FloatVector.fromArray(S, b, i)).intoArray(sum, i);
+                    i += L;
+                } else {
+                    sum[i] = a[i] + b[i];
+                    i++;
+                }
+            }
+        });
+    }
+
     // ------------------------------------------------------------------ kernel normaliser
 
     /** q_t = exp(z_t - max) hw_t / sum_u exp(z_u - max) hw_u, vectorised over 8 pixels at a time. */
