@@ -66,29 +66,34 @@ final class VectorKernels {
     /** out[b, o, p] = bias[o] + sum_c w[o, c] x[b, c, p] for p < n. */
     static void conv1x1(Parallel par, float[] x, int B, int n, ConvWeights cw, float[] out) {
         int ci = cw.ci, co = cw.co, strip = 2 * L;
-        int strips = (n + strip - 1) / strip;
-        // Each full strip's inputs (ci rows of 2 L floats, n floats apart) are first packed into a contiguous per-thread
-        // panel: rows n floats apart alias to the same cache sets (n is often a power of two, e.g. 64 KiB apart at
-        // 128x128), so unpacked they would be re-read from L3 for every block of output channels.
+        // Work unit: a span of up to 16 strips (256 pixels). Its inputs are first copied into a per-thread panel, one
+        // contiguous run of the span per input channel (long sequential reads the prefetcher can follow: the ci
+        // channel rows are n floats apart, often a power of two that maps them all to the same cache sets), laid out
+        // strip by strip (ci x 2 L floats each) so that a strip's tiles read one compact block.
+        int span = n >= 16 * 256 ? 16 * strip : 4 * strip;
+        int units = (n + span - 1) / span;
         int[] offs = OFFSETS.get(ci);
         for (int c = 0; c < ci; c++) offs[c] = c * strip;
-        int unit = 4, units = (strips + unit - 1) / unit;
         par.forRange(B * units, (from, to) -> {
-            float[] panel = PANEL.get(ci * strip + SLACK);
+            float[] panel = PANEL.get(ci * span + SLACK);
             for (int item = from; item < to; item++) {
-                int b = item / units, s0 = (item % units) * unit, s1 = Math.min(strips, s0 + unit);
-                int xb = b * ci * n, ob = b * co * n;
-                for (int s = s0; s < s1; s++) {
-                    int p = s * strip, remaining = Math.min(strip, n - p);
-                    if (remaining == strip) {
-                        for (int c = 0, src = xb + p; c < ci; c++, src += n) System.arraycopy(x, src, panel, c * strip, strip);
-                    } else {
-                        for (int c = 0, src = xb + p; c < ci; c++, src += n) {
-                            System.arraycopy(x, src, panel, c * strip, remaining);
-                            java.util.Arrays.fill(panel, c * strip + remaining, (c + 1) * strip, 0f);
-                        }
+                int b = item / units, p0 = (item % units) * span, len = Math.min(span, n - p0);
+                int xb = b * ci * n, ob = b * co * n, strips = (len + strip - 1) / strip;
+                for (int c = 0, src = xb + p0; c < ci; c++, src += n) {
+                    int s = 0;
+                    for (; (s + 1) * strip <= len; s++) {
+                        int d = (s * ci + c) * strip;
+                        FloatVector.fromArray(S, x, src + s * strip).intoArray(panel, d);
+                        FloatVector.fromArray(S, x, src + s * strip + L).intoArray(panel, d + L);
                     }
-                    convBlocks(panel, 0, offs, ci, cw, out, ob + p, n, remaining);
+                    if (s < strips) {                       // the last, partial strip: zero-filled past len
+                        int d = (s * ci + c) * strip, rem = len - s * strip;
+                        System.arraycopy(x, src + s * strip, panel, d, rem);
+                        java.util.Arrays.fill(panel, d + rem, d + strip, 0f);
+                    }
+                }
+                for (int s = 0; s < strips; s++) {
+                    convBlocks(panel, s * ci * strip, offs, ci, cw, out, ob + p0 + s * strip, n, Math.min(strip, len - s * strip));
                 }
             }
         });
