@@ -90,6 +90,10 @@ class CpuKernelsTest {
             assertArrayEquals(carafeByDefinition(x, C, h, w, K, k, s, null, 0f, 1f), out, 1e-4f, what);
             carafe(x, C, h, w, K, k, s, self, 2f, -1f, out);
             assertArrayEquals(carafeByDefinition(x, C, h, w, K, k, s, self, 2f, -1f), out, 1e-4f, what + " residual");
+            if (s == 1) {   // the forward's residual form 2 X - CARAFE(X): self is the input (read from the ring)
+                carafe(x, C, h, w, K, k, s, x, 2f, -1f, out);
+                assertArrayEquals(carafeByDefinition(x, C, h, w, K, k, s, x, 2f, -1f), out, 1e-4f, what + " 2x - carafe(x)");
+            }
         }
     }
 
