@@ -618,29 +618,44 @@ final class VectorKernels {
      * row Y+1, so each source vector loaded feeds both rows where both use it.
      */
     private static void carafeS1Tile4(float[] d, int cStride, int dw, int rows, int first, int k, float[] kr, int kb, int wv, float[] res) {
+        int tapRow = k * 2 * wv;                        // kernel floats per tap row (k taps, 2 rows each)
         for (int X = 0; X < wv; X += L) {
             FloatVector a00 = FloatVector.zero(S), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-            for (int j = 0, slot = first; j <= k; j++, slot = slot + 1 == rows ? 0 : slot + 1) {
-                boolean upper = j < k, lower = j > 0;
-                int row = slot * dw + X, k0t = kb + j * k * 2 * wv + X, k1t = kb + (j - 1) * k * 2 * wv + wv + X;
-                for (int kx = 0; kx < k; kx++, row++, k0t += 2 * wv, k1t += 2 * wv) {
-                    FloatVector v0 = FloatVector.fromArray(S, d, row), v1 = FloatVector.fromArray(S, d, row + cStride);
-                    FloatVector v2 = FloatVector.fromArray(S, d, row + 2 * cStride), v3 = FloatVector.fromArray(S, d, row + 3 * cStride);
-                    if (upper) {
-                        FloatVector k0 = FloatVector.fromArray(S, kr, k0t);
-                        a00 = v0.fma(k0, a00);
-                        a10 = v1.fma(k0, a10);
-                        a20 = v2.fma(k0, a20);
-                        a30 = v3.fma(k0, a30);
-                    }
-                    if (lower) {
-                        FloatVector k1 = FloatVector.fromArray(S, kr, k1t);
-                        a01 = v0.fma(k1, a01);
-                        a11 = v1.fma(k1, a11);
-                        a21 = v2.fma(k1, a21);
-                        a31 = v3.fma(k1, a31);
-                    }
+            // ring row 0: tap row 0 of row Y only
+            for (int kx = 0, row = first * dw + X, kt = kb + X; kx < k; kx++, row++, kt += 2 * wv) {
+                FloatVector k0 = FloatVector.fromArray(S, kr, kt);
+                a00 = FloatVector.fromArray(S, d, row).fma(k0, a00);
+                a10 = FloatVector.fromArray(S, d, row + cStride).fma(k0, a10);
+                a20 = FloatVector.fromArray(S, d, row + 2 * cStride).fma(k0, a20);
+                a30 = FloatVector.fromArray(S, d, row + 3 * cStride).fma(k0, a30);
+            }
+            // ring rows 1 .. k-1: tap row j of row Y and tap row j - 1 of row Y+1, each source vector loaded once
+            int slot = first + 1 == rows ? 0 : first + 1;
+            for (int j = 1; j < k; j++, slot = slot + 1 == rows ? 0 : slot + 1) {
+                for (int kx = 0, row = slot * dw + X, k0t = kb + j * tapRow + X, k1t = kb + (j - 1) * tapRow + wv + X; kx < k;
+                     kx++, row++, k0t += 2 * wv, k1t += 2 * wv) {
+                    FloatVector k0 = FloatVector.fromArray(S, kr, k0t), k1 = FloatVector.fromArray(S, kr, k1t);
+                    FloatVector v = FloatVector.fromArray(S, d, row);
+                    a00 = v.fma(k0, a00);
+                    a01 = v.fma(k1, a01);
+                    v = FloatVector.fromArray(S, d, row + cStride);
+                    a10 = v.fma(k0, a10);
+                    a11 = v.fma(k1, a11);
+                    v = FloatVector.fromArray(S, d, row + 2 * cStride);
+                    a20 = v.fma(k0, a20);
+                    a21 = v.fma(k1, a21);
+                    v = FloatVector.fromArray(S, d, row + 3 * cStride);
+                    a30 = v.fma(k0, a30);
+                    a31 = v.fma(k1, a31);
                 }
+            }
+            // ring row k: tap row k - 1 of row Y+1 only
+            for (int kx = 0, row = slot * dw + X, kt = kb + (k - 1) * tapRow + wv + X; kx < k; kx++, row++, kt += 2 * wv) {
+                FloatVector k1 = FloatVector.fromArray(S, kr, kt);
+                a01 = FloatVector.fromArray(S, d, row).fma(k1, a01);
+                a11 = FloatVector.fromArray(S, d, row + cStride).fma(k1, a11);
+                a21 = FloatVector.fromArray(S, d, row + 2 * cStride).fma(k1, a21);
+                a31 = FloatVector.fromArray(S, d, row + 3 * cStride).fma(k1, a31);
             }
             a00.intoArray(res, X);
             a01.intoArray(res, X + wv);
