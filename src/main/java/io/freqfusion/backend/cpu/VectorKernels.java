@@ -525,6 +525,8 @@ final class VectorKernels {
                     int first = Math.floorMod(sy0, rows), kb = (b * pairs + p) * pairK;
                     if (nc == 4 && s == 2) {
                         carafeS2Tile4(ring, cStride, dw, rows, first, k, packed, kb, wv, res);
+                    } else if (nc == 4 && k == 3) {
+                        carafeS1Tile4K3(ring, cStride, dw, rows, first, packed, kb, wv, res);
                     } else if (nc == 4) {
                         carafeS1Tile4(ring, cStride, dw, rows, first, k, packed, kb, wv, res);
                     } else {
@@ -656,6 +658,64 @@ final class VectorKernels {
                 a11 = FloatVector.fromArray(S, d, row + cStride).fma(k1, a11);
                 a21 = FloatVector.fromArray(S, d, row + 2 * cStride).fma(k1, a21);
                 a31 = FloatVector.fromArray(S, d, row + 3 * cStride).fma(k1, a31);
+            }
+            a00.intoArray(res, X);
+            a01.intoArray(res, X + wv);
+            a10.intoArray(res, X + 2 * wv);
+            a11.intoArray(res, X + 3 * wv);
+            a20.intoArray(res, X + 4 * wv);
+            a21.intoArray(res, X + 5 * wv);
+            a30.intoArray(res, X + 6 * wv);
+            a31.intoArray(res, X + 7 * wv);
+        }
+    }
+
+    /**
+     * {@link #carafeS1Tile4} for k = 3 (the default high-pass kernel) with the taps of a ring row unrolled: C2 keeps
+     * the offsets in the addressing modes and needs no inner loop.
+     */
+    private static void carafeS1Tile4K3(float[] d, int cStride, int dw, int rows, int first, float[] kr, int kb, int wv, float[] res) {
+        int t2 = 2 * wv, tapRow = 3 * t2, c2 = 2 * cStride, c3 = 3 * cStride;
+        int s0 = first * dw, s1 = (first + 1) % rows * dw, s2 = (first + 2) % rows * dw, s3 = (first + 3) % rows * dw;
+        for (int X = 0; X < wv; X += L) {
+            FloatVector a00 = FloatVector.zero(S), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+            // ring row 0: tap row 0 of row Y
+            for (int kx = 0; kx < 3; kx++) {
+                int row = s0 + X + kx;
+                FloatVector k0 = FloatVector.fromArray(S, kr, kb + X + kx * t2);
+                a00 = FloatVector.fromArray(S, d, row).fma(k0, a00);
+                a10 = FloatVector.fromArray(S, d, row + cStride).fma(k0, a10);
+                a20 = FloatVector.fromArray(S, d, row + c2).fma(k0, a20);
+                a30 = FloatVector.fromArray(S, d, row + c3).fma(k0, a30);
+            }
+            // ring rows 1, 2: tap row j of row Y, tap row j - 1 of row Y+1
+            for (int j = 1; j < 3; j++) {
+                int sj = j == 1 ? s1 : s2;
+                for (int kx = 0; kx < 3; kx++) {
+                    int row = sj + X + kx, k0t = kb + X + j * tapRow + kx * t2, k1t = kb + X + (j - 1) * tapRow + wv + kx * t2;
+                    FloatVector k0 = FloatVector.fromArray(S, kr, k0t), k1 = FloatVector.fromArray(S, kr, k1t);
+                    FloatVector v = FloatVector.fromArray(S, d, row);
+                    a00 = v.fma(k0, a00);
+                    a01 = v.fma(k1, a01);
+                    v = FloatVector.fromArray(S, d, row + cStride);
+                    a10 = v.fma(k0, a10);
+                    a11 = v.fma(k1, a11);
+                    v = FloatVector.fromArray(S, d, row + c2);
+                    a20 = v.fma(k0, a20);
+                    a21 = v.fma(k1, a21);
+                    v = FloatVector.fromArray(S, d, row + c3);
+                    a30 = v.fma(k0, a30);
+                    a31 = v.fma(k1, a31);
+                }
+            }
+            // ring row 3: tap row 2 of row Y+1
+            for (int kx = 0; kx < 3; kx++) {
+                int row = s3 + X + kx;
+                FloatVector k1 = FloatVector.fromArray(S, kr, kb + X + 2 * tapRow + wv + kx * t2);
+                a01 = FloatVector.fromArray(S, d, row).fma(k1, a01);
+                a11 = FloatVector.fromArray(S, d, row + cStride).fma(k1, a11);
+                a21 = FloatVector.fromArray(S, d, row + c2).fma(k1, a21);
+                a31 = FloatVector.fromArray(S, d, row + c3).fma(k1, a31);
             }
             a00.intoArray(res, X);
             a01.intoArray(res, X + wv);
