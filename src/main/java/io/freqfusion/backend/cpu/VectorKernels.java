@@ -523,7 +523,9 @@ final class VectorKernels {
                     }
                     next = sy0 + rows;
                     int first = Math.floorMod(sy0, rows), kb = (b * pairs + p) * pairK;
-                    if (nc == 4 && s == 2) {
+                    if (nc == 4 && s == 2 && k == 5) {
+                        carafeS2Tile4K5(ring, cStride, dw, rows, first, packed, kb, wv, res);
+                    } else if (nc == 4 && s == 2) {
                         carafeS2Tile4(ring, cStride, dw, rows, first, k, packed, kb, wv, res);
                     } else if (nc == 4 && k == 3) {
                         carafeS1Tile4K3(ring, cStride, dw, rows, first, packed, kb, wv, res);
@@ -584,6 +586,40 @@ final class VectorKernels {
      * vector loaded feeds two FMAs; per tap 4 source + 2 kernel loads for 8 FMAs.
      */
     private static void carafeS2Tile4(float[] d, int cStride, int dw, int rows, int first, int k, float[] kr, int kb, int wv, float[] res) {
+        for (int X = 0; X < wv; X += L) {
+            FloatVector a00 = FloatVector.zero(S), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+            for (int ky = 0, slot = first; ky < k; ky++, slot = slot + 1 == rows ? 0 : slot + 1) {
+                int row = slot * dw + X, kt = kb + ky * k * 2 * wv + X;
+                for (int kx = 0; kx < k; kx++, row += 2, kt += 2 * wv) {
+                    FloatVector k0 = FloatVector.fromArray(S, kr, kt), k1 = FloatVector.fromArray(S, kr, kt + wv);
+                    FloatVector v = FloatVector.fromArray(S, d, row);
+                    a00 = v.fma(k0, a00);
+                    a01 = v.fma(k1, a01);
+                    v = FloatVector.fromArray(S, d, row + cStride);
+                    a10 = v.fma(k0, a10);
+                    a11 = v.fma(k1, a11);
+                    v = FloatVector.fromArray(S, d, row + 2 * cStride);
+                    a20 = v.fma(k0, a20);
+                    a21 = v.fma(k1, a21);
+                    v = FloatVector.fromArray(S, d, row + 3 * cStride);
+                    a30 = v.fma(k0, a30);
+                    a31 = v.fma(k1, a31);
+                }
+            }
+            a00.intoArray(res, X);
+            a01.intoArray(res, X + wv);
+            a10.intoArray(res, X + 2 * wv);
+            a11.intoArray(res, X + 3 * wv);
+            a20.intoArray(res, X + 4 * wv);
+            a21.intoArray(res, X + 5 * wv);
+            a30.intoArray(res, X + 6 * wv);
+            a31.intoArray(res, X + 7 * wv);
+        }
+    }
+
+    /** {@link #carafeS2Tile4} for k = 5 (the default low-pass kernel): constant trip counts that C2 unrolls. */
+    private static void carafeS2Tile4K5(float[] d, int cStride, int dw, int rows, int first, float[] kr, int kb, int wv, float[] res) {
+        final int k = 5;
         for (int X = 0; X < wv; X += L) {
             FloatVector a00 = FloatVector.zero(S), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
             for (int ky = 0, slot = first; ky < k; ky++, slot = slot + 1 == rows ? 0 : slot + 1) {
