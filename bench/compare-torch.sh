@@ -13,6 +13,8 @@
 #   --threads N        [THREADS]    threads for both sides              (default 2)
 #   --warmup N         [WARMUP]     warm-up runs, both sides            (default 30)
 #   --runs N           [RUNS]       timed runs, both sides; medians     (default 50)
+#   --forks N          [FORKS]      fresh processes per side and case; the table shows the median of their medians
+#                                   (default 3: one JVM's JIT decisions can leave it 30 % slower or faster than the next)
 #   --allocator A      [TORCH_ALLOCATOR]  malloc of the PyTorch process, the "tuned allocator" peer:
 #                                   jemalloc      LD_PRELOAD Debian's libjemalloc2 with page purging off
 #                                                 (MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1,oversize_threshold:0)
@@ -42,6 +44,7 @@ CONFIGS="${CONFIGS:-default,paper}"
 THREADS="${THREADS:-2}"
 WARMUP="${WARMUP:-30}"
 RUNS="${RUNS:-50}"
+FORKS="${FORKS:-3}"
 TORCH_ALLOCATOR="${TORCH_ALLOCATOR:-}"
 FF_TORCH_CARAFE="${FF_TORCH_CARAFE:-taps}"
 MAX_LOAD="${MAX_LOAD:-0.5}"
@@ -60,6 +63,7 @@ while [ $# -gt 0 ]; do
     --threads) THREADS="$2"; shift 2 ;;
     --warmup) WARMUP="$2"; shift 2 ;;
     --runs) RUNS="$2"; shift 2 ;;
+    --forks) FORKS="$2"; shift 2 ;;
     --allocator) TORCH_ALLOCATOR="$2"; shift 2 ;;
     --carafe) FF_TORCH_CARAFE="$2"; shift 2 ;;
     --max-load) MAX_LOAD="$2"; shift 2 ;;
@@ -143,13 +147,15 @@ IFS=',' read -r -a WL <<< "$WORKLOADS"
 IFS=',' read -r -a CF <<< "$CONFIGS"
 for w in "${WL[@]}"; do
   for c in "${CF[@]}"; do
-    log "-- $w $c: torch"
-    env "${TORCH_ENV[@]}" "$PY" "$BENCH/torch/freqfusion_torch.py" --bench --quiet --carafe "$FF_TORCH_CARAFE" \
-        --workloads "$w" --configs "$c" --threads "$THREADS" --warmup "$WARMUP" --runs "$RUNS" | tail -1 >> "$JSONL"
-    log "-- $w $c: ours"
-    out="$(cd "$OURS_DIR" && ./freqfusion bench --workload "$w" --config "$c" --threads "$THREADS" --warmup "$WARMUP" --runs "$RUNS")"
-    echo "$out" | grep '^stages:' | sed "s/^/   $w $c /" | tee -a "$TXT" >&2 || true
-    echo "$out" | tail -1 | sed 's/^{/{"impl":"ours",/' >> "$JSONL"
+    for fork in $(seq 1 "$FORKS"); do
+      log "-- $w $c: torch (fork $fork/$FORKS)"
+      env "${TORCH_ENV[@]}" "$PY" "$BENCH/torch/freqfusion_torch.py" --bench --quiet --carafe "$FF_TORCH_CARAFE" \
+          --workloads "$w" --configs "$c" --threads "$THREADS" --warmup "$WARMUP" --runs "$RUNS" | tail -1 >> "$JSONL"
+      log "-- $w $c: ours (fork $fork/$FORKS)"
+      out="$(cd "$OURS_DIR" && ./freqfusion bench --workload "$w" --config "$c" --threads "$THREADS" --warmup "$WARMUP" --runs "$RUNS")"
+      echo "$out" | grep '^stages:' | sed "s/^/   $w $c /" | tee -a "$TXT" >&2 || true
+      echo "$out" | tail -1 | sed 's/^{/{"impl":"ours",/' >> "$JSONL"
+    done
   done
 done
 read -r BUSY1 STEAL1 <<< "$(cpu_ticks)"
@@ -168,13 +174,25 @@ import json, sys
 path, load0, max_load = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
 foreign, steal, max_foreign = float(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6])
 rows = [json.loads(l) for l in open(path) if l.strip()]
-torch = {(r["workload"], r["config"]): r for r in rows if r.get("impl") == "torch"}
-ours = {(r["workload"], r["config"]): r for r in rows if r.get("impl") == "ours"}
+
+def by_case(impl):
+    """Per (workload, config): the fork whose median is the median of the forks' medians, and all the medians."""
+    groups = {}
+    for r in rows:
+        if r.get("impl") == impl:
+            groups.setdefault((r["workload"], r["config"]), []).append(r)
+    out = {}
+    for key, rs in groups.items():
+        rs = sorted(rs, key=lambda r: r["median_ms"])
+        out[key] = dict(rs[(len(rs) - 1) // 2], forks=[r["median_ms"] for r in rs])
+    return out
+
+torch, ours = by_case("torch"), by_case("ours")
 ceo = {"W1": 6.5, "W2": 15.0, "W3": 56.9, "FPN4": 74.7}   # issue 5: the CEO's PyTorch peer, default config
 TARGET, GATED = 0.25, ("W2", "W3", "FPN4")
 print()
 print(f"{'workload':8s} {'config':8s} {'torch ms':>9s} {'ours ms':>9s} {'ours/torch':>10s} {'speed-up':>8s} "
-      f"{'ours GFLOP/s':>12s} {'alloc B/op':>10s} {'CEO torch':>9s}  target")
+      f"{'ours GFLOP/s':>12s} {'alloc B/op':>10s} {'CEO torch':>9s}  target   (forks: torch ms | ours ms)")
 fails, counted = [], 0
 for key in torch:
     if key not in ours:
@@ -188,7 +206,8 @@ for key in torch:
         fails.append(f"{key[0]}/{key[1]} {ratio:.3f}")
     ref = f"{ceo[key[0]]:9.1f}" if key[1] == "default" else f"{'':9s}"
     print(f"{key[0]:8s} {key[1]:8s} {t:9.2f} {o:9.2f} {ratio:10.3f} {t / o:7.2f}x {ours[key].get('gflops', 0):12.1f} "
-          f"{ours[key].get('alloc_bytes_per_op', -1):10d} {ref}  {'<= 0.25 ' + ('ok' if ok else 'MISSED') if gated else '(info)'}")
+          f"{ours[key].get('alloc_bytes_per_op', -1):10d} {ref}  {'<= 0.25 ' + ('ok' if ok else 'MISSED') if gated else '(info)':15s}"
+          f"  {' '.join(f'{m:.2f}' for m in torch[key]['forks'])} | {' '.join(f'{m:.2f}' for m in ours[key]['forks'])}")
 idle = load0 <= max_load and foreign + steal <= max_foreign
 print()
 if not idle:
