@@ -399,21 +399,17 @@ final class VectorKernels {
     static void normalise(Parallel par, float[] z, int B, int taps, int n, float[] hamming, float[] out) {
         int block = 512, blocks = (n + block - 1) / block;
         par.forRange(B * blocks, (from, to) -> {
-            float[] kbuf = KERNEL_VECTOR.get(taps * L);
+            float[] kbuf = KERNEL_VECTOR.get(taps * block);
             for (int item = from; item < to; item++) {
-                int b = item / blocks, p0 = (item % blocks) * block, p1 = Math.min(n, p0 + block);
-                int base = b * taps * n;
-                for (int p = p0; p < p1; p += L) {
-                    // all taps are read into kbuf before any is written: out may alias z
-                    normaliseVector(z, base + p, n, taps, hamming, p1 - p, kbuf, 0, L);
-                    boolean full = p + L <= p1;
-                    VectorMask<Float> m = S.indexInRange(p, p1);
-                    for (int t = 0; t < taps; t++) {
-                        FloatVector v = FloatVector.fromArray(S, kbuf, t * L);
-                        if (full) v.intoArray(out, base + t * n + p);
-                        else v.intoArray(out, base + t * n + p, m);
-                    }
+                int b = item / blocks, p0 = (item % blocks) * block, len = Math.min(n, p0 + block) - p0;
+                int base = b * taps * n + p0, width = vectorWidth(len);
+                // copied out first, so out may alias z; the padding lanes are zero, normalised, never copied back
+                for (int t = 0; t < taps; t++) {
+                    System.arraycopy(z, base + t * n, kbuf, t * width, len);
+                    java.util.Arrays.fill(kbuf, t * width + len, (t + 1) * width, 0f);
                 }
+                normaliseInPlace(kbuf, 0, width, taps, hamming, width);
+                for (int t = 0; t < taps; t++) System.arraycopy(kbuf, t * width, out, base + t * n, len);
             }
         });
     }
@@ -458,24 +454,18 @@ final class VectorKernels {
     static void normalisePacked(Parallel par, float[] z, int B, int taps, int H, int W, float[] hamming, float[] out, float[] packed) {
         int pairs = (H + 1) / 2, wv = vectorWidth(W), plane = H * W;
         par.forRange(B * pairs, (from, to) -> {
-            float[] kbuf = KERNEL_VECTOR.get(taps * L);
             for (int item = from; item < to; item++) {
                 int b = item / pairs, p = item % pairs;
                 for (int i = 0; i < 2; i++) {
-                    int Y = Math.min(2 * p + i, H - 1);
-                    boolean store = out != null && 2 * p + i < H;
-                    int zb = b * taps * plane + Y * W, pb = item * taps * 2 * wv + i * wv;
-                    for (int X = 0; X < W; X += L) {
-                        // all taps are read into kbuf before any is written: out may alias z
-                        normaliseVector(z, zb + X, plane, taps, hamming, W - X, kbuf, 0, L);
-                        boolean full = X + L <= W;
-                        VectorMask<Float> m = S.indexInRange(X, W);
-                        for (int t = 0; t < taps; t++) {
-                            FloatVector v = FloatVector.fromArray(S, kbuf, t * L);
-                            v.intoArray(packed, pb + t * 2 * wv + X);
-                            if (store && full) v.intoArray(out, zb + t * plane + X);
-                            else if (store) v.intoArray(out, zb + t * plane + X, m);
-                        }
+                    int Y = Math.min(2 * p + i, H - 1), zb = b * taps * plane + Y * W, pb = item * taps * 2 * wv + i * wv;
+                    // the logits rows are copied into their packed rows (padding lanes zeroed) and normalised in place
+                    for (int t = 0; t < taps; t++) {
+                        System.arraycopy(z, zb + t * plane, packed, pb + t * 2 * wv, W);
+                        java.util.Arrays.fill(packed, pb + t * 2 * wv + W, pb + t * 2 * wv + wv, 0f);
+                    }
+                    normaliseInPlace(packed, pb, 2 * wv, taps, hamming, wv);
+                    if (out != null && 2 * p + i < H) {
+                        for (int t = 0; t < taps; t++) System.arraycopy(packed, pb + t * 2 * wv, out, zb + t * plane, W);
                     }
                 }
             }
@@ -797,32 +787,25 @@ final class VectorKernels {
     }
 
     /**
-     * The kernel normaliser for one vector of pixels: logits z[off + t stride] over the taps t, normalised into
-     * buf[bufOff + t bufStride] (softmax x Hamming window, renormalised), full vectors (lanes past {@code remaining}
-     * hold garbage). buf must not alias z.
+     * The kernel normaliser (softmax x Hamming window, renormalised) of taps rows of logits in place: tap t of pixel X
+     * at buf[off + t tapStride + X], X < width (a multiple of L). Whole vectors only, no masks and no calls: this is
+     * the one method a C2 compile must keep fully intrinsic (a masked, called variant was once left running as
+     * interpreted-grade code for a whole process, 4.6 MB allocated per forward).
      */
-    private static void normaliseVector(float[] z, int off, int stride, int taps, float[] hamming, int remaining,
-                                        float[] buf, int bufOff, int bufStride) {
-        boolean full = remaining >= L;
-        VectorMask<Float> m = S.indexInRange(0, remaining);
+    private static void normaliseInPlace(float[] buf, int off, int tapStride, int taps, float[] hamming, int width) {
         boolean window = hamming.length > 1;
-        FloatVector mx = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-        for (int t = 0; t < taps; t++) {
-            FloatVector v = full ? FloatVector.fromArray(S, z, off + t * stride) : FloatVector.fromArray(S, z, off + t * stride, m);
-            v.intoArray(buf, bufOff + t * bufStride);
-            mx = mx.max(v);
-        }
-        FloatVector sum = FloatVector.zero(S);
-        for (int t = 0; t < taps; t++) {
-            int o = bufOff + t * bufStride;
-            FloatVector e = FloatVector.fromArray(S, buf, o).sub(mx).lanewise(VectorOperators.EXP).mul(window ? hamming[t] : hamming[0]);
-            e.intoArray(buf, o);
-            sum = sum.add(e);
-        }
-        FloatVector inv = FloatVector.broadcast(S, 1f).div(sum);
-        for (int t = 0; t < taps; t++) {
-            int o = bufOff + t * bufStride;
-            FloatVector.fromArray(S, buf, o).mul(inv).intoArray(buf, o);
+        for (int X = 0; X < width; X += L) {
+            int o0 = off + X;
+            FloatVector mx = FloatVector.fromArray(S, buf, o0);
+            for (int t = 1, o = o0 + tapStride; t < taps; t++, o += tapStride) mx = mx.max(FloatVector.fromArray(S, buf, o));
+            FloatVector sum = FloatVector.zero(S);
+            for (int t = 0, o = o0; t < taps; t++, o += tapStride) {
+                FloatVector e = FloatVector.fromArray(S, buf, o).sub(mx).lanewise(VectorOperators.EXP).mul(window ? hamming[t] : hamming[0]);
+                e.intoArray(buf, o);
+                sum = sum.add(e);
+            }
+            FloatVector inv = FloatVector.broadcast(S, 1f).div(sum);
+            for (int t = 0, o = o0; t < taps; t++, o += tapStride) FloatVector.fromArray(S, buf, o).mul(inv).intoArray(buf, o);
         }
     }
 
