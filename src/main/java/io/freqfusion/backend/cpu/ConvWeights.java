@@ -8,11 +8,16 @@ package io.freqfusion.backend.cpu;
  * per-iteration bounds checks and the tile's inner loop is one flat loop over ci k^2 steps.
  */
 public final class ConvWeights {
+    /** 3x3 weights with at least this many output channels also get their Winograd F(2x2, 3x3) form. */
+    static final int WINOGRAD_MIN_OUTPUTS = 24;
+
     final int co, ci, k;
-    final float[] weight, bias, packed;
+    final float[] bias, packed;
     /**
-     * For 3x3 weights: the Winograd F(2x2, 3x3) transform U = G g G^T of every (output, input) filter, one 1x1
-     * "convolution" (co x ci, no bias) per transform position (16); null for other kernel sizes.
+     * For 3x3 weights with at least {@link #WINOGRAD_MIN_OUTPUTS} outputs: the Winograd F(2x2, 3x3) transform
+     * U = G g G^T of every (output, input) filter, one 1x1 "convolution" (co x ci, no bias) per transform position
+     * (16); null otherwise. Winograd's transforms are paid per input channel and tile, its savings per output channel:
+     * measured at W2 shapes (1 thread) it loses at 9 and 16 outputs, gains ~10% at 25 and ~30% at 64.
      */
     final ConvWeights[] winograd;
     /** Per block: first output channel, size (5, 4 or 1) and offset into {@link #packed}. */
@@ -26,7 +31,6 @@ public final class ConvWeights {
         this.co = co;
         this.ci = ci;
         this.k = k;
-        this.weight = weight;
         this.bias = bias;
         int n = ci * k * k, blocks = 0;
         int[] start = new int[co], size = new int[co], offset = new int[co];
@@ -48,7 +52,7 @@ public final class ConvWeights {
                 for (int j = 0; j < blockSize[b]; j++) packed[blockOffset[b] + i * blockSize[b] + j] = weight[(blockStart[b] + j) * n + i];
             }
         }
-        winograd = k == 3 ? winogradTransform(weight, co, ci) : null;
+        winograd = k == 3 && co >= WINOGRAD_MIN_OUTPUTS ? winogradTransform(weight, co, ci) : null;
     }
 
     /** G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]; U = G g G^T per filter, in double, laid out per position. */
@@ -74,14 +78,8 @@ public final class ConvWeights {
         return out;
     }
 
-    /** Packs weight (co, ci, k, k) and bias (co); the arrays are kept, not copied. */
+    /** Packs weight (co, ci, k, k) and bias (co); bias is kept, not copied. */
     public static ConvWeights pack(float[] weight, float[] bias, int co, int ci, int k) {
         return new ConvWeights(weight, bias, co, ci, k);
     }
-
-    public int outChannels() { return co; }
-
-    public int inChannels() { return ci; }
-
-    public int kernel() { return k; }
 }

@@ -10,9 +10,6 @@ public final class CpuKernels {
 
     // ------------------------------------------------------------------ convolutions
 
-    /** 3x3 convolutions with at least this many output channels run as Winograd F(2x2, 3x3). */
-    static final int WINOGRAD_MIN_OUTPUTS = 24;
-
     /**
      * 2-D cross-correlation with bias, zero padding, stride 1, dilation {@code dil} (PyTorch Conv2d).
      * x: (B, ci, h, w); weight (co, ci, k, k); out: (B, co, ho, wo) with ho = h + 2 pad - dil (k - 1).
@@ -24,9 +21,7 @@ public final class CpuKernels {
             VectorKernels.conv1x1(par, x, B, h * w, weights, out);
             return;
         }
-        // Winograd's transforms are paid per input channel and tile, its savings per output channel: measured at
-        // W2 shapes (1 thread) it loses at 9 and 16 outputs, gains ~10% at 25 and ~30% at 64.
-        if (weights.winograd != null && weights.co >= WINOGRAD_MIN_OUTPUTS && dil == 1 && pad == 1) {
+        if (weights.winograd != null && dil == 1 && pad == 1) {   // 3x3 with enough outputs (ConvWeights)
             VectorKernels.convWinograd(par, x, B, h, w, weights, out);
             return;
         }

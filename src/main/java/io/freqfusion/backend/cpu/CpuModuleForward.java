@@ -29,7 +29,7 @@ final class CpuModuleForward implements ModuleForward {
     private final float[] kp;
     private final float[] sh, sl, invNormH, invNormL, hrConv, lrConv, delta;
     /** Convolution weights packed for the tiles, shared by the module's forwards of all shapes. */
-    private final ConvWeights hrCompressor, lrCompressor, encoderLow, encoderHigh, lrSampler, hrSampler;
+    private final PackedModule packed;
 
     CpuModuleForward(Parallel par, FreqFusionModule module, PackedModule packed, ForwardShape shape) {
         this.par = par;
@@ -68,12 +68,7 @@ final class CpuModuleForward implements ModuleForward {
         invNormL = fr ? new float[nL] : null;
         hrConv = fr ? new float[nH * 4 * g] : null;
         lrConv = fr ? new float[nL * 16 * g] : null;
-        hrCompressor = packed.hrCompressor;
-        lrCompressor = packed.lrCompressor;
-        encoderLow = packed.encoderLow;
-        encoderHigh = packed.encoderHigh;
-        lrSampler = packed.lrSampler;
-        hrSampler = packed.hrSampler;
+        this.packed = packed;
         delta = fr ? new float[nL * 8 * g] : null;
         scratch = new float[scratchSize()];
         kp = new float[CpuKernels.packedKernelSize(B, Math.max(tl, th), H, W)];
@@ -110,24 +105,24 @@ final class CpuModuleForward implements ModuleForward {
         float[] lrDest = fr ? lrPre : lrOut;
 
         // compressors: P_h = HC(X_h), P_l = LC(X_l)
-        conv2d(par, xh, B, H, W, hrCompressor, 1, 0, ph, scratch);
-        conv2d(par, xl, B, h, w, lrCompressor, 1, 0, pl, scratch);
+        conv2d(par, xh, B, H, W, packed.hrCompressor, 1, 0, ph, scratch);
+        conv2d(par, xl, B, h, w, packed.lrCompressor, 1, 0, pl, scratch);
         clock.lap(Stage.COMPRESS);
 
         float[] qh = ph;   // the hr compressed feature the sampler sees (P_h' on the default path)
         if (cfg.semiConv() && cfg.compFeatUpsample()) {
             // (a) initial AHPF on the compressed hr feature: P_h' = 2 P_h - CARAFE(P_h, N(E_H(P_h)))
-            conv2d(par, ph, B, H, W, encoderHigh, ed, ep, zhh, scratch);
+            conv2d(par, ph, B, H, W, packed.encoderHigh, ed, ep, zhh, scratch);
             clock.lap(Stage.ENCODE);
             normalisePacked(par, zhh, B, th, H, W, wt.hammingHighpass, null, kp);                  // K_h0
             clock.lap(Stage.NORMALISE);
             carafe(par, ph, B, Cc, H, W, kp, cfg.highpassKernel(), 1, ph, 2f, -1f, ph2);
             clock.lap(Stage.REASSEMBLE);
             // (b) ALPF logits: Z_l = E_L(P_h') + CARAFE(E_L(P_l), N(E_L(P_h')), s=2)
-            conv2d(par, ph2, B, H, W, encoderLow, ed, ep, zlh, scratch);
-            conv2d(par, pl, B, h, w, encoderLow, ed, ep, zll, scratch);
+            conv2d(par, ph2, B, H, W, packed.encoderLow, ed, ep, zlh, scratch);
+            conv2d(par, pl, B, h, w, packed.encoderLow, ed, ep, zll, scratch);
             // (c) AHPF lr logits, computed here to keep the encoders together
-            conv2d(par, pl, B, h, w, encoderHigh, ed, ep, zhl, scratch);
+            conv2d(par, pl, B, h, w, packed.encoderHigh, ed, ep, zhl, scratch);
             clock.lap(Stage.ENCODE);
             normalisePacked(par, zlh, B, tl, H, W, wt.hammingLowpass, null, kp);                   // K_l0
             clock.lap(Stage.NORMALISE);
@@ -143,11 +138,11 @@ final class CpuModuleForward implements ModuleForward {
             qh = ph2;
         } else if (cfg.semiConv()) {
             // 5.1: Z = E(P_h) + NearestUp(E(P_l)), no enhancement
-            conv2d(par, ph, B, H, W, encoderLow, ed, ep, zlh, scratch);
-            conv2d(par, pl, B, h, w, encoderLow, ed, ep, zll, scratch);
+            conv2d(par, ph, B, H, W, packed.encoderLow, ed, ep, zlh, scratch);
+            conv2d(par, pl, B, h, w, packed.encoderLow, ed, ep, zll, scratch);
             if (cfg.useHighPass()) {
-                conv2d(par, ph, B, H, W, encoderHigh, ed, ep, zhh, scratch);
-                conv2d(par, pl, B, h, w, encoderHigh, ed, ep, zhl, scratch);
+                conv2d(par, ph, B, H, W, packed.encoderHigh, ed, ep, zhh, scratch);
+                conv2d(par, pl, B, h, w, packed.encoderHigh, ed, ep, zhl, scratch);
             }
             clock.lap(Stage.ENCODE);
             nearest(par, zll, B, tl, h, w, H, W, zlh, zl);
@@ -161,8 +156,8 @@ final class CpuModuleForward implements ModuleForward {
             // 5.2: P_x = NearestUp(P_l) + P_h; kernels from P_x; lr resized first, CARAFE with s=1
             nearest(par, pl, B, Cc, h, w, H, W, ph, px);
             clock.lap(Stage.REASSEMBLE);
-            conv2d(par, px, B, H, W, encoderLow, ed, ep, zl, scratch);
-            if (cfg.useHighPass()) conv2d(par, px, B, H, W, encoderHigh, ed, ep, zh, scratch);
+            conv2d(par, px, B, H, W, packed.encoderLow, ed, ep, zl, scratch);
+            if (cfg.useHighPass()) conv2d(par, px, B, H, W, packed.encoderHigh, ed, ep, zh, scratch);
             clock.lap(Stage.ENCODE);
             normalisePacked(par, zl, B, tl, H, W, wt.hammingLowpass, mask, kp);
             clock.lap(Stage.NORMALISE);
@@ -210,8 +205,8 @@ final class CpuModuleForward implements ModuleForward {
         }
         localCosineSimilarity(par, sh, B, Cc, H, W, invNormH);
         localCosineSimilarity(par, sl, B, Cc, h, w, invNormL);
-        conv2d(par, sl, B, h, w, lrSampler, 1, pad, lrConv, scratch);
-        conv2d(par, sh, B, H, W, hrSampler, 1, pad, hrConv, scratch);
+        conv2d(par, sl, B, h, w, packed.lrSampler, 1, pad, lrConv, scratch);
+        conv2d(par, sh, B, H, W, packed.hrSampler, 1, pad, hrConv, scratch);
         combineOffsets(par, lrConv, hrConv, wt.initPos, B, g, h, w, delta);
         gridSampleBorder(par, lrPre, delta, B, Cl, g, h, w, lrOut);
     }
