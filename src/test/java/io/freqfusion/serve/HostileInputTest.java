@@ -2,20 +2,15 @@ package io.freqfusion.serve;
 
 import com.google.protobuf.ByteString;
 import io.freqfusion.Golden;
-import io.freqfusion.serve.grpc.v2.GRPCInferenceServiceGrpc;
 import io.freqfusion.serve.grpc.v2.ModelInferRequest;
 import io.freqfusion.tensor.SafeTensors;
 import io.freqfusion.tensor.Tensor;
-import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.TestProfile;
 import io.restassured.response.Response;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
@@ -37,26 +32,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @QuarkusTest
 @TestProfile(Profiles.Golden.class)
-class HostileInputTest {
-    static ManagedChannel channel;
-    static GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub stub;
-
-    @BeforeAll
-    static void connect() {
-        channel = OipTestClient.grpcChannel();
-        stub = GRPCInferenceServiceGrpc.newBlockingStub(channel);
-    }
-
-    @AfterAll
-    static void close() throws InterruptedException {
-        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-    }
-
-    @BeforeEach
-    void loaded() {
-        OipTestClient.awaitLoaded(OipRestTest.MODELS);
-    }
-
+class HostileInputTest extends GoldenGrpcClient {
     @AfterEach
     void stillHealthy() throws Exception {
         given().get("/v2/health/ready").then().statusCode(200);

@@ -14,14 +14,10 @@ import io.freqfusion.serve.grpc.v2.ServerMetadataRequest;
 import io.freqfusion.serve.grpc.v2.ServerReadyRequest;
 import io.freqfusion.tensor.SafeTensors;
 import io.freqfusion.tensor.Tensor;
-import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.TestProfile;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -41,26 +37,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** OIP v2 gRPC with a stub generated from the proto and a plain grpc-java channel, as a stock client would. */
 @QuarkusTest
 @TestProfile(Profiles.Golden.class)
-class OipGrpcTest {
-    static ManagedChannel channel;
-    static GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub stub;
-
-    @BeforeAll
-    static void connect() {
-        channel = OipTestClient.grpcChannel();
-        stub = GRPCInferenceServiceGrpc.newBlockingStub(channel);
-    }
-
-    @AfterAll
-    static void close() throws InterruptedException {
-        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-    }
-
-    @BeforeEach
-    void loaded() {
-        OipTestClient.awaitLoaded(OipRestTest.MODELS);
-    }
-
+class OipGrpcTest extends GoldenGrpcClient {
     GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub s() { return stub.withDeadlineAfter(60, TimeUnit.SECONDS); }
 
     static ByteString raw(float[] d) {
