@@ -63,8 +63,9 @@ public final class CpuKernels {
     // ------------------------------------------------------------------ CARAFE (spec 2.3)
 
     /**
-     * Packs a kernel K (B, k^2, H, W) for {@link #carafe}: the k^2 rows of each pair of output rows become one
-     * contiguous block, rows padded to whole vectors. packed: at least {@link #packedKernelSize} floats.
+     * Packs a kernel K (B, k^2, H, W) for {@link #carafe}: each pair of output rows becomes one contiguous block, in it
+     * per vector of output columns the k^2 taps of both rows (rows padded to whole vectors). packed: at least
+     * {@link #packedKernelSize} floats.
      */
     public static void packKernel(Parallel par, float[] kernel, int B, int taps, int H, int W, float[] packed) {
         VectorKernels.packKernel(par, kernel, B, taps, H, W, packed);
