@@ -75,10 +75,12 @@ class CpuKernelsTest {
     @Test
     void carafeMatchesTheDefinitionOnOddShapesChannelTailsAndBothScales() {
         java.util.Random rnd = new java.util.Random(11);
-        // (C, h, w, k, s): channel counts off the 4-block, widths off the vector length, odd heights (s = 1 pairs rows).
+        // (C, h, w, k, s): channel counts off the 4-block, widths off and on the vector length (whole-vector rows are
+        // finished inside the tiles, the rest by a second pass), odd heights (s = 1 pairs rows).
         int[][] cases = {{5, 3, 7, 3, 1}, {9, 7, 13, 5, 1}, {4, 1, 1, 3, 1}, {8, 6, 19, 1, 1}, {3, 2, 9, 7, 1},
                 {6, 5, 7, 5, 2}, {25, 4, 11, 5, 2}, {4, 1, 1, 3, 2}, {13, 3, 17, 7, 2}, {1, 9, 2, 3, 2},
-                {8, 3, 5, 5, 2}, {9, 2, 9, 5, 2}, {11, 3, 6, 5, 2}, {16, 2, 12, 5, 2}};
+                {8, 3, 5, 5, 2}, {9, 2, 9, 5, 2}, {11, 3, 6, 5, 2}, {16, 2, 12, 5, 2}, {8, 5, 16, 3, 1}, {5, 4, 8, 5, 1},
+                {6, 3, 8, 3, 2}};
         for (int[] cs : cases) {
             int C = cs[0], h = cs[1], w = cs[2], k = cs[3], s = cs[4], H = h * s, W = w * s;
             float[] x = new float[C * h * w], K = new float[k * k * H * W], self = new float[C * H * W];
