@@ -4,6 +4,8 @@ import io.freqfusion.backend.cpu.CpuBackend;
 import io.freqfusion.model.FreqFusionConfig;
 import io.freqfusion.model.FreqFusionModule;
 import io.freqfusion.model.FusionModel;
+import io.freqfusion.model.ModelLoader;
+import io.freqfusion.model.Topology;
 import io.freqfusion.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
@@ -59,5 +61,34 @@ class FusionRunnerTest {
             for (int h = 1; h <= 5; h++) runner.run(inputs(4, h, h), null);
             assertEquals(2, runner.cachedPlans());
         }
+    }
+
+    /** The CPU backend makes an fpn-add level sum inside the hr reassembly: it must equal hr_feat + lr_feat exactly. */
+    @Test
+    void fpnAddLevelSumIsTheStageOutputsSum() {
+        Map<String, Map<String, Object>> configs = new LinkedHashMap<>();
+        configs.put("default", Map.of());
+        configs.put("paper", Workload.configOptions("paper", 32));   // feature_resample: lr_feat comes from the sampler
+        configs.put("high pass off", Map.of("use_high_pass", false, "comp_feat_upsample", false));
+        configs.forEach((name, kw) -> {
+            FusionModel model = ModelLoader.builtIn(Topology.FPN_ADD, 32, 4, kw, 5);
+            SplittableRandom r = new SplittableRandom(7);
+            Map<String, Tensor> in = new LinkedHashMap<>();
+            for (int i = 0; i < 4; i++) {
+                Tensor t = Tensor.zeros(1, 32, 16 >> i, 24 >> i);
+                for (int j = 0; j < t.data().length; j++) t.data()[j] = (float) r.nextGaussian();
+                in.put("x" + (i + 1), t);
+            }
+            try (CpuBackend cpu = new CpuBackend(2); FusionRunner runner = new FusionRunner(model, cpu)) {
+                Map<String, Tensor> out = runner.run(in, null);
+                for (int st = 0; st < model.stages().size(); st++) {
+                    float[] y = out.get("y" + (model.hrLevelOfStage(st) + 1)).data();
+                    float[] hr = out.get("ff" + (st + 1) + ".hr_feat").data(), lr = out.get("ff" + (st + 1) + ".lr_feat").data();
+                    for (int j = 0; j < y.length; j++) {
+                        if (y[j] != hr[j] + lr[j]) fail(name + ", stage " + (st + 1) + ", element " + j + ": " + y[j] + " != " + hr[j] + " + " + lr[j]);
+                    }
+                }
+            }
+        });
     }
 }

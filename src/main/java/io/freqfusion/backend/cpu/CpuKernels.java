@@ -83,7 +83,16 @@ public final class CpuKernels {
      */
     public static void carafe(Parallel par, float[] x, int B, int C, int h, int w, float[] packedKernel, int k, int s,
                               float[] self, float selfScale, float carafeScale, float[] out) {
-        VectorKernels.carafe(par, x, B, C, h, w, packedKernel, k, s, self, selfScale, carafeScale, out);
+        VectorKernels.carafe(par, x, B, C, h, w, packedKernel, k, s, self, selfScale, carafeScale, out, null, null);
+    }
+
+    /**
+     * {@link #carafe}, and also sum = out + addend (all (B, C, s h, s w)), each row added while it is still in cache:
+     * the level output of an fpn-add chain without another pass over out. sum must not alias out.
+     */
+    public static void carafeAndAdd(Parallel par, float[] x, int B, int C, int h, int w, float[] packedKernel, int k, int s,
+                                    float[] self, float selfScale, float carafeScale, float[] out, float[] addend, float[] sum) {
+        VectorKernels.carafe(par, x, B, C, h, w, packedKernel, k, s, self, selfScale, carafeScale, out, addend, sum);
     }
 
     // ------------------------------------------------------------------ resizes (spec 2.4, 2.5)

@@ -99,6 +99,17 @@ final class CpuModuleForward implements ModuleForward {
 
     @Override
     public void run(float[] xh, float[] xl, float[] mask, float[] hrOut, float[] lrOut, StageTimes times) {
+        forward(xh, xl, mask, hrOut, lrOut, null, times);
+    }
+
+    /** The fpn-add level sum is made by the hr reassembly, row by row, while each hr_out row is still in cache. */
+    @Override
+    public void runAndAdd(float[] xh, float[] xl, float[] mask, float[] hrOut, float[] lrOut, float[] sum, StageTimes times) {
+        forward(xh, xl, mask, hrOut, lrOut, sum, times);
+    }
+
+    /** The forward; with sum non-null also sum = hrOut + lrOut. */
+    private void forward(float[] xh, float[] xl, float[] mask, float[] hrOut, float[] lrOut, float[] sum, StageTimes times) {
         Clock clock = new Clock(times);
         int ke = cfg.encoderKernel(), ed = cfg.encoderDilation(), ep = cfg.encoderPadding();
         boolean fr = cfg.featureResample();
@@ -170,26 +181,24 @@ final class CpuModuleForward implements ModuleForward {
             clock.lap(Stage.REASSEMBLE);
         }
 
-        // (d) hr branch: hr_out = (2 or 1) X_h - CARAFE(X_h, N(Z_h), k_h, s=1)
-        if (cfg.useHighPass()) {
-            normalisePacked(par, zh, B, th, H, W, wt.hammingHighpass, null, kp);                   // K_h
-            clock.lap(Stage.NORMALISE);
-            carafe(par, xh, B, Ch, H, W, kp, cfg.highpassKernel(), 1, xh, cfg.hrResidual() ? 2f : 1f, -1f, hrOut);
-        } else {
-            System.arraycopy(xh, 0, hrOut, 0, B * Ch * H * W);
-        }
-        clock.lap(Stage.REASSEMBLE);
-
+        // lr_out is final before the hr branch, so that an fpn-add sum can be made by the hr reassembly
         if (fr) {
             resample(qh, lrOut);
             clock.lap(Stage.RESAMPLE);
         }
-    }
 
-    @Override
-    public void runAndAdd(float[] xh, float[] xl, float[] mask, float[] hrOut, float[] lrOut, float[] sum, StageTimes times) {
-        run(xh, xl, mask, hrOut, lrOut, times);
-        VectorKernels.add(par, hrOut, lrOut, sum);
+        // (d) hr branch: hr_out = (2 or 1) X_h - CARAFE(X_h, N(Z_h), k_h, s=1)
+        if (cfg.useHighPass()) {
+            normalisePacked(par, zh, B, th, H, W, wt.hammingHighpass, null, kp);                   // K_h
+            clock.lap(Stage.NORMALISE);
+            float selfScale = cfg.hrResidual() ? 2f : 1f;
+            if (sum != null) carafeAndAdd(par, xh, B, Ch, H, W, kp, cfg.highpassKernel(), 1, xh, selfScale, -1f, hrOut, lrOut, sum);
+            else carafe(par, xh, B, Ch, H, W, kp, cfg.highpassKernel(), 1, xh, selfScale, -1f, hrOut);
+        } else {
+            System.arraycopy(xh, 0, hrOut, 0, B * Ch * H * W);
+            if (sum != null) VectorKernels.add(par, hrOut, lrOut, sum);
+        }
+        clock.lap(Stage.REASSEMBLE);
     }
 
     /** Section 6: offsets from (Q_h, P_l) and local similarities, then border grid-sampling of lrPre into lrOut. */

@@ -507,7 +507,7 @@ final class VectorKernels {
      * loaded feeds both output rows of the pair.
      */
     static void carafe(Parallel par, float[] x, int B, int C, int h, int w, float[] packed, int k, int s,
-                       float[] self, float selfScale, float carafeScale, float[] out) {
+                       float[] self, float selfScale, float carafeScale, float[] out, float[] addend, float[] sum) {
         if (s != 1 && s != 2) throw new IllegalArgumentException("CARAFE scale must be 1 or 2, got " + s);
         int H = h * s, W = w * s, r = (k - 1) / 2, taps = k * k, wv = vectorWidth(W);
         int dw = wv + 2 * s * r;                // buffer row: s r zeros, the s w (spread) values, zeros
@@ -551,10 +551,11 @@ final class VectorKernels {
                     } else {
                         for (int cc = 0; cc < nc; cc++) carafeTile1(ring, cc * cStride, dw, rows, first, k, s, packed, kb, wv, res, 2 * cc * wv);
                     }
-                    if (direct) continue;
                     for (int cc = 0; cc < nc; cc++) {
                         for (int i = 0; i < 2 && y0 + i < H; i++) {
-                            combineRow(res, (2 * cc + i) * wv, self, selfScale, carafeScale, out, (b * C + c + cc) * outPlane + (y0 + i) * W, W);
+                            int o = (b * C + c + cc) * outPlane + (y0 + i) * W;
+                            if (!direct) combineRow(res, (2 * cc + i) * wv, self, selfScale, carafeScale, out, o, W);
+                            if (sum != null) addRow(out, addend, sum, o, W);     // while the row is in L1
                         }
                     }
                 }
@@ -851,6 +852,13 @@ final class VectorKernels {
             a0.intoArray(res, r0 + X);
             a1.intoArray(res, r0 + X + wv);
         }
+    }
+
+    /** sum[o + X] = a[o + X] + b[o + X] for X < W. */
+    private static void addRow(float[] a, float[] b, float[] sum, int o, int W) {
+        int X = 0;
+        for (; X + L <= W; X += L) FloatVector.fromArray(S, a, o + X).add(FloatVector.fromArray(S, b, o + X)).intoArray(sum, o + X);
+        for (; X < W; X++) sum[o + X] = a[o + X] + b[o + X];
     }
 
     /** out[o + X] = selfScale self[o + X] + carafeScale res[ro + X] for X < W (self may be null). */
