@@ -17,7 +17,9 @@
 #                                   (default 3: one JVM's JIT decisions can leave it 30 % slower or faster than the next)
 #   --allocator A      [TORCH_ALLOCATOR]  malloc of the PyTorch process, the "tuned allocator" peer:
 #                                   jemalloc      LD_PRELOAD Debian's libjemalloc2 with page purging off
-#                                                 (MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1,oversize_threshold:0)
+#                                                 (MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1,oversize_threshold:0),
+#                                                 and 2 MB pages (thp:always,metadata_thp:always) where the kernel
+#                                                 offers transparent huge pages, as our launcher gives its heap
 #                                   glibc-tuned   glibc with big blocks kept in the heap (MALLOC_MMAP_THRESHOLD_,
 #                                                 MALLOC_TRIM_THRESHOLD_, MALLOC_TOP_PAD_)
 #                                   system        glibc as is (every big tensor is a fresh mmap: ~13k page faults
@@ -92,7 +94,9 @@ fi
 TORCH_ENV=()   # environment of the PyTorch process only
 case "$TORCH_ALLOCATOR" in
   jemalloc) [ -f "$JEMALLOC" ] || { echo "compare-torch: $JEMALLOC missing (apt-get install -y libjemalloc2)" >&2; exit 2; }
-            TORCH_ENV=(LD_PRELOAD="$JEMALLOC" MALLOC_CONF="dirty_decay_ms:-1,muzzy_decay_ms:-1,oversize_threshold:0") ;;
+            JE_CONF="dirty_decay_ms:-1,muzzy_decay_ms:-1,oversize_threshold:0"
+            grep -qE '\[(always|madvise)\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null && JE_CONF+=",thp:always,metadata_thp:always"
+            TORCH_ENV=(LD_PRELOAD="$JEMALLOC" MALLOC_CONF="$JE_CONF") ;;
   glibc-tuned) TORCH_ENV=(MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=68719476736 MALLOC_TOP_PAD_=536870912) ;;
   system) TORCH_ENV=(FF_TORCH_ALLOCATOR=system) ;;
   *) echo "compare-torch: --allocator must be jemalloc, glibc-tuned or system" >&2; exit 2 ;;
