@@ -74,8 +74,6 @@ final class VectorKernels {
         // strip by strip (ci x 2 L floats each) so that a strip's tiles read one compact block.
         int span = n >= 16 * 256 ? 16 * strip : 4 * strip;
         int units = (n + span - 1) / span;
-        int[] offs = OFFSETS.get(ci);
-        for (int c = 0; c < ci; c++) offs[c] = c * strip;
         par.forRange(B * units, (from, to) -> {
             float[] panel = PANEL.get(ci * span + SLACK);
             for (int item = from; item < to; item++) {
