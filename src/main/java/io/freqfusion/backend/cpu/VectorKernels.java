@@ -481,16 +481,16 @@ final class VectorKernels {
     static void add(Parallel par, float[] a, float[] b, float[] sum) {
         int n = sum.length, block = 16 * 1024, blocks = (n + block - 1) / block;
         par.forRange(blocks, (from, to) -> {
-            for (int i = from * block, end = Math.min(n, to * block); i < end; ) {
-                if (i + L <= end) {
-                    FloatVector.fromArray(S, a, i).add(FloatVector.fromArray(S, b, i)).intoArray(sum, i);
-                    i += L;
-                } else {
-                    sum[i] = a[i] + b[i];
-                    i++;
-                }
-            }
+            int start = from * block;
+            addRow(a, b, sum, start, Math.min(n, to * block) - start);
         });
+    }
+
+    /** sum[o + X] = a[o + X] + b[o + X] for X < W. */
+    private static void addRow(float[] a, float[] b, float[] sum, int o, int W) {
+        int X = 0;
+        for (; X + L <= W; X += L) FloatVector.fromArray(S, a, o + X).add(FloatVector.fromArray(S, b, o + X)).intoArray(sum, o + X);
+        for (; X < W; X++) sum[o + X] = a[o + X] + b[o + X];
     }
 
     // ------------------------------------------------------------------ kernel normaliser
@@ -504,12 +504,9 @@ final class VectorKernels {
                 int b = item / blocks, p0 = (item % blocks) * block, len = Math.min(n, p0 + block) - p0;
                 int base = b * taps * n + p0, width = vectorWidth(len);
                 // copied out first, so out may alias z; the padding lanes are zero, normalised, never copied back
-                for (int t = 0; t < taps; t++) {
-                    System.arraycopy(z, base + t * n, kbuf, t * width, len);
-                    java.util.Arrays.fill(kbuf, t * width + len, (t + 1) * width, 0f);
-                }
+                for (int t = 0; t < taps; t++) rowToPacked(z, base + t * n, kbuf, t * width, L, len);
                 normaliseInPlace(kbuf, 0, width, taps, hamming, width, L);
-                for (int t = 0; t < taps; t++) System.arraycopy(kbuf, t * width, out, base + t * n, len);
+                for (int t = 0; t < taps; t++) rowFromPacked(kbuf, t * width, L, out, base + t * n, len);
             }
         });
     }
@@ -949,13 +946,6 @@ final class VectorKernels {
             a0.intoArray(res, r0 + X);
             a1.intoArray(res, r0 + X + wv);
         }
-    }
-
-    /** sum[o + X] = a[o + X] + b[o + X] for X < W. */
-    private static void addRow(float[] a, float[] b, float[] sum, int o, int W) {
-        int X = 0;
-        for (; X + L <= W; X += L) FloatVector.fromArray(S, a, o + X).add(FloatVector.fromArray(S, b, o + X)).intoArray(sum, o + X);
-        for (; X < W; X++) sum[o + X] = a[o + X] + b[o + X];
     }
 
     /** out[o + X] = selfScale self[o + X] + carafeScale res[ro + X] for X < W (self may be null). */
