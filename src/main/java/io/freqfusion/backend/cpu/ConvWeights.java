@@ -2,25 +2,23 @@ package io.freqfusion.backend.cpu;
 
 /**
  * A convolution's weights (co, ci, k, k) repacked for the CPU tiles, once per plan. Output channels are split into
- * blocks of 5, 4 or 1 (as many 5s as needed to leave a multiple of 4: 25 = 5 x 5, 9 = 5 + 4, 64 = 16 x 4); each
+ * blocks of 4, the last 1 to 3 into blocks of 1 (25 = 6 x 4 + 1, 9 = 2 x 4 + 1). A 5-output tile (10 accumulators)
+ * measured 0.45 ns per vector FMA against 0.2 for the 4-output one (C2 keeps fewer of its vectors in registers):
+ * 25 outputs as 5 x 5 ran 1.25x, 9 as 5 + 4 1.5x the time of 4s and 1s. Each
  * block's weights are interleaved per (input channel, tap), so that a tile reads one array front to back:
  * packed[offset(b) + i size(b) + j] = weight[o(b) + j][i], with i = c k^2 + tap. Read linearly, the loads need no
  * per-iteration bounds checks and the tile's inner loop is one flat loop over ci k^2 steps.
  */
 public final class ConvWeights {
-    /** 3x3 weights with at least this many output channels also get their Winograd F(2x2, 3x3) form. */
-    static final int WINOGRAD_MIN_OUTPUTS = 24;
-
     final int co, ci, k;
     final float[] bias, packed;
     /**
-     * For 3x3 weights with at least {@link #WINOGRAD_MIN_OUTPUTS} outputs: the Winograd F(2x2, 3x3) transform
-     * U = G g G^T of every (output, input) filter, one 1x1 "convolution" (co x ci, no bias) per transform position
-     * (16); null otherwise. Winograd's transforms are paid per input channel and tile, its savings per output channel:
-     * measured at W2 shapes (1 thread) it loses at 9 and 16 outputs, gains ~10% at 25 and ~30% at 64.
+     * For 3x3 weights: the column-wise Winograd F(4, 3) form (VectorKernels#convWinograd), one 1x1 "convolution"
+     * (co x 3 ci, no bias) per transform position (6); null otherwise. Used for every output count: at W2 it took
+     * E_H (9 outputs) from 0.79-0.85 to 0.47-0.55 ms and E_L (25) from 1.18 (F(2x2, 3x3)) to 0.78-0.94 ms.
      */
     final ConvWeights[] winograd;
-    /** Per block: first output channel, size (5, 4 or 1) and offset into {@link #packed}. */
+    /** Per block: first output channel, size (4 or 1) and offset into {@link #packed}. */
     final int[] blockStart, blockSize, blockOffset;
 
     private ConvWeights(float[] weight, float[] bias, int co, int ci, int k) {
@@ -36,7 +34,7 @@ public final class ConvWeights {
         int[] start = new int[co], size = new int[co], offset = new int[co];
         int o = 0;
         while (o < co) {
-            int s = (co - o) % 4 != 0 && co - o >= 5 ? 5 : co - o >= 4 ? 4 : 1;
+            int s = co - o >= 4 ? 4 : 1;
             start[blocks] = o;
             size[blocks] = s;
             offset[blocks] = o * n;
@@ -52,29 +50,32 @@ public final class ConvWeights {
                 for (int j = 0; j < blockSize[b]; j++) packed[blockOffset[b] + i * blockSize[b] + j] = weight[(blockStart[b] + j) * n + i];
             }
         }
-        winograd = k == 3 && co >= WINOGRAD_MIN_OUTPUTS ? winogradTransform(weight, co, ci) : null;
+        winograd = k == 3 ? winogradTransform(weight, co, ci) : null;
     }
 
-    /** G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]; U = G g G^T per filter, in double, laid out per position. */
+    /**
+     * U_i[o][c, kx] = sum_ky G[i][ky] g[o][c][ky][kx] with G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6;
+     * 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1] (F(4, 3) down the columns), in double: per position i one 1x1
+     * "convolution" of co outputs over 3 ci inputs (step c 3 + kx).
+     */
     private static ConvWeights[] winogradTransform(float[] weight, int co, int ci) {
-        double[][] G = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-        float[][] u = new float[16][co * ci];
+        double[][] G = {{1 / 4d, 0, 0}, {-1 / 6d, -1 / 6d, -1 / 6d}, {-1 / 6d, 1 / 6d, -1 / 6d},
+                {1 / 24d, 1 / 12d, 1 / 6d}, {1 / 24d, -1 / 12d, 1 / 6d}, {0, 0, 1}};
+        float[][] u = new float[6][co * ci * 3];
         for (int o = 0; o < co; o++) {
             for (int c = 0; c < ci; c++) {
                 int g0 = (o * ci + c) * 9;
-                for (int i = 0; i < 4; i++) {
-                    for (int j = 0; j < 4; j++) {
+                for (int i = 0; i < 6; i++) {
+                    for (int kx = 0; kx < 3; kx++) {
                         double acc = 0;
-                        for (int a = 0; a < 3; a++) {
-                            for (int b = 0; b < 3; b++) acc += G[i][a] * weight[g0 + a * 3 + b] * G[j][b];
-                        }
-                        u[i * 4 + j][o * ci + c] = (float) acc;
+                        for (int ky = 0; ky < 3; ky++) acc += G[i][ky] * weight[g0 + ky * 3 + kx];
+                        u[i][(o * ci + c) * 3 + kx] = (float) acc;
                     }
                 }
             }
         }
-        ConvWeights[] out = new ConvWeights[16];
-        for (int pos = 0; pos < 16; pos++) out[pos] = new ConvWeights(u[pos], new float[co], co, ci, 1);
+        ConvWeights[] out = new ConvWeights[6];
+        for (int i = 0; i < 6; i++) out[i] = new ConvWeights(u[i], new float[co], co, 3 * ci, 1);
         return out;
     }
 

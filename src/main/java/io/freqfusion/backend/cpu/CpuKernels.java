@@ -21,11 +21,11 @@ public final class CpuKernels {
             VectorKernels.conv1x1(par, x, B, h * w, weights, out);
             return;
         }
-        if (weights.winograd != null && dil == 1 && pad == 1) {   // 3x3 with enough outputs (ConvWeights)
-            VectorKernels.convWinograd(par, x, B, h, w, weights, out);
+        if (weights.winograd != null && dil == 1 && pad == 1) {   // 3x3, stride 1, pad 1
+            VectorKernels.convWinograd(par, x, B, h, w, weights, out, scratch);
             return;
         }
-        VectorKernels.padPlanes(par, x, B * weights.ci, h, w, pad, scratch);
+        VectorKernels.padPlanes(par, x, B * weights.ci, h, w, pad, h + 2 * pad, scratch);
         VectorKernels.convPadded(par, scratch, B, h + 2 * pad, w + 2 * pad, weights, dil, out);
     }
 
@@ -38,7 +38,9 @@ public final class CpuKernels {
 
     /** Scratch floats conv2d needs for this input. */
     public static int convScratch(int B, int ci, int h, int w, int k, int pad) {
-        return k == 1 && pad == 0 ? 0 : B * ci * (h + 2 * pad) * (w + 2 * pad) + VectorKernels.SLACK;
+        if (k == 1 && pad == 0) return 0;
+        int rows = k == 3 && pad == 1 ? VectorKernels.winogradRows(h) : h + 2 * pad;    // Winograd's row blocks
+        return B * ci * rows * (w + 2 * pad) + VectorKernels.SLACK;
     }
 
     // ------------------------------------------------------------------ kernel normaliser (spec 2.1, 2.2)

@@ -6,7 +6,7 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The hot kernels on the Vector API: convolutions as register-blocked GEMMs (5, 4 or 1 output channels x 2
+ * The hot kernels on the Vector API: convolutions as register-blocked GEMMs (4 or 1 output channels x 2
  * vectors of pixels per micro-tile, weights packed per block), the kernel normaliser across pixel lanes, and
  * CARAFE over an L1 ring of padded (and spread) source rows so that every tap is a contiguous, branch-free
  * vector load.
@@ -56,7 +56,7 @@ final class VectorKernels {
     // ------------------------------------------------------------------ convolutions (register-blocked GEMMs)
 
     /*
-     * Both convolutions run the same tiles: a block of 5, 4 or 1 output channels x 2 vectors of output pixels,
+     * Both convolutions run the same tiles: a block of 4 or 1 output channels x 2 vectors of output pixels,
      * accumulated over one flat loop of i = c k^2 + tap steps. Step i reads the block's packed weights at wb + i size,
      * front to back (ConvWeights), and the input at src0 + offs[i] (a table built per call: k x k convs), or, with no
      * table, at src0 + 2 L i (the panel tiles: a panel laid out strip by strip, for 1x1 convs and Winograd's
@@ -99,9 +99,12 @@ final class VectorKernels {
         });
     }
 
-    /** Zero-pads every plane of x (planes of h x w) by pad on all sides into xp (planes of (h+2pad) x (w+2pad)). */
-    static void padPlanes(Parallel par, float[] x, int planes, int h, int w, int pad, float[] xp) {
-        int hp = h + 2 * pad, wp = w + 2 * pad;
+    /**
+     * Zero-pads every plane of x (planes of h x w) by pad on all sides into xp (planes of hp x (w + 2 pad), hp >= h +
+     * 2 pad: rows past h + pad are zero too).
+     */
+    static void padPlanes(Parallel par, float[] x, int planes, int h, int w, int pad, int hp, float[] xp) {
+        int wp = w + 2 * pad;
         par.forRange(planes, (from, to) -> {
             for (int pl = from; pl < to; pl++) {
                 int dst = pl * hp * wp, src = pl * h * w;
@@ -146,19 +149,17 @@ final class VectorKernels {
      */
     private static void convBlocks(float[] x, int src0, int[] offs, int n, ConvWeights cw, float[] out, int dst, int outPlane, int remaining) {
         boolean partial = remaining < 2 * L;
-        float[] target = partial ? STRIP.get(5 * 2 * L) : out;
+        float[] target = partial ? STRIP.get(4 * 2 * L) : out;
         for (int b = 0; b < cw.blockStart.length; b++) {
             int o = cw.blockStart[b], wb = cw.blockOffset[b], size = cw.blockSize[b];
             int d = partial ? 0 : dst + o * outPlane, plane = partial ? 2 * L : outPlane;
             if (offs == null) {
                 switch (size) {
-                    case 5 -> panelTile5(x, src0, n, cw.packed, wb, cw.bias, o, target, d, plane);
                     case 4 -> panelTile4(x, src0, n, cw.packed, wb, cw.bias, o, target, d, plane);
                     default -> panelTile1(x, src0, n, cw.packed, wb, cw.bias, o, target, d);
                 }
             } else {
                 switch (size) {
-                    case 5 -> convTile5(x, src0, offs, n, cw.packed, wb, cw.bias, o, target, d, plane);
                     case 4 -> convTile4(x, src0, offs, n, cw.packed, wb, cw.bias, o, target, d, plane);
                     default -> convTile1(x, src0, offs, n, cw.packed, wb, cw.bias, o, target, d);
                 }
@@ -171,44 +172,6 @@ final class VectorKernels {
 
     // The tiles are separate small methods so that C2 compiles each with all accumulators in registers
     // (one huge method would exceed the JIT's size limits and run boxed).
-
-    private static void convTile5(float[] x, int src0, int[] offs, int n, float[] wp, int wb, float[] bias, int o,
-                                  float[] out, int dst, int outPlane) {
-        FloatVector a00 = FloatVector.broadcast(S, bias[o]), a01 = a00;
-        FloatVector a10 = FloatVector.broadcast(S, bias[o + 1]), a11 = a10;
-        FloatVector a20 = FloatVector.broadcast(S, bias[o + 2]), a21 = a20;
-        FloatVector a30 = FloatVector.broadcast(S, bias[o + 3]), a31 = a30;
-        FloatVector a40 = FloatVector.broadcast(S, bias[o + 4]), a41 = a40;
-        for (int i = 0, wi = wb; i < n; i++, wi += 5) {
-            int s = src0 + offs[i];
-            FloatVector v0 = FloatVector.fromArray(S, x, s), v1 = FloatVector.fromArray(S, x, s + L);
-            FloatVector c = FloatVector.broadcast(S, wp[wi]);
-            a00 = v0.fma(c, a00);
-            a01 = v1.fma(c, a01);
-            c = FloatVector.broadcast(S, wp[wi + 1]);
-            a10 = v0.fma(c, a10);
-            a11 = v1.fma(c, a11);
-            c = FloatVector.broadcast(S, wp[wi + 2]);
-            a20 = v0.fma(c, a20);
-            a21 = v1.fma(c, a21);
-            c = FloatVector.broadcast(S, wp[wi + 3]);
-            a30 = v0.fma(c, a30);
-            a31 = v1.fma(c, a31);
-            c = FloatVector.broadcast(S, wp[wi + 4]);
-            a40 = v0.fma(c, a40);
-            a41 = v1.fma(c, a41);
-        }
-        a00.intoArray(out, dst);
-        a01.intoArray(out, dst + L);
-        a10.intoArray(out, dst + outPlane);
-        a11.intoArray(out, dst + outPlane + L);
-        a20.intoArray(out, dst + 2 * outPlane);
-        a21.intoArray(out, dst + 2 * outPlane + L);
-        a30.intoArray(out, dst + 3 * outPlane);
-        a31.intoArray(out, dst + 3 * outPlane + L);
-        a40.intoArray(out, dst + 4 * outPlane);
-        a41.intoArray(out, dst + 4 * outPlane + L);
-    }
 
     private static void convTile4(float[] x, int src0, int[] offs, int n, float[] wp, int wb, float[] bias, int o,
                                   float[] out, int dst, int outPlane) {
@@ -244,59 +207,31 @@ final class VectorKernels {
 
     private static void convTile1(float[] x, int src0, int[] offs, int n, float[] wp, int wb, float[] bias, int o,
                                   float[] out, int dst) {
-        FloatVector a0 = FloatVector.broadcast(S, bias[o]), a1 = a0;
-        for (int i = 0; i < n; i++) {
+        // even and odd steps into separate accumulators (see panelTile1)
+        FloatVector a0 = FloatVector.broadcast(S, bias[o]), a1 = a0, b0 = FloatVector.zero(S), b1 = b0;
+        int i = 0;
+        for (; i + 1 < n; i += 2) {
+            int s = src0 + offs[i], t = src0 + offs[i + 1];
+            FloatVector c = FloatVector.broadcast(S, wp[wb + i]), d = FloatVector.broadcast(S, wp[wb + i + 1]);
+            a0 = FloatVector.fromArray(S, x, s).fma(c, a0);
+            a1 = FloatVector.fromArray(S, x, s + L).fma(c, a1);
+            b0 = FloatVector.fromArray(S, x, t).fma(d, b0);
+            b1 = FloatVector.fromArray(S, x, t + L).fma(d, b1);
+        }
+        if (i < n) {
             int s = src0 + offs[i];
             FloatVector c = FloatVector.broadcast(S, wp[wb + i]);
             a0 = FloatVector.fromArray(S, x, s).fma(c, a0);
             a1 = FloatVector.fromArray(S, x, s + L).fma(c, a1);
         }
-        a0.intoArray(out, dst);
-        a1.intoArray(out, dst + L);
+        a0.add(b0).intoArray(out, dst);
+        a1.add(b1).intoArray(out, dst + L);
     }
 
     // The same tiles for a panel input (offs == null): step i reads x at src0 + 2 L i, an index linear in the loop
     // counter, so C2 hoists the bounds checks. Separate methods, not a branch in the loop: one method called both ways
     // kept its checks in the loop in the forward (JFR: a third of all samples in Objects.checkIndex; separate:
     // convolutions 0.94 at W2, 0.95 at W3, compressors 0.88-0.92, in-process A/B).
-
-    private static void panelTile5(float[] x, int src0, int n, float[] wp, int wb, float[] bias, int o,
-                                  float[] out, int dst, int outPlane) {
-        FloatVector a00 = FloatVector.broadcast(S, bias[o]), a01 = a00;
-        FloatVector a10 = FloatVector.broadcast(S, bias[o + 1]), a11 = a10;
-        FloatVector a20 = FloatVector.broadcast(S, bias[o + 2]), a21 = a20;
-        FloatVector a30 = FloatVector.broadcast(S, bias[o + 3]), a31 = a30;
-        FloatVector a40 = FloatVector.broadcast(S, bias[o + 4]), a41 = a40;
-        for (int i = 0, wi = wb; i < n; i++, wi += 5) {
-            int s = src0 + i * (2 * L);
-            FloatVector v0 = FloatVector.fromArray(S, x, s), v1 = FloatVector.fromArray(S, x, s + L);
-            FloatVector c = FloatVector.broadcast(S, wp[wi]);
-            a00 = v0.fma(c, a00);
-            a01 = v1.fma(c, a01);
-            c = FloatVector.broadcast(S, wp[wi + 1]);
-            a10 = v0.fma(c, a10);
-            a11 = v1.fma(c, a11);
-            c = FloatVector.broadcast(S, wp[wi + 2]);
-            a20 = v0.fma(c, a20);
-            a21 = v1.fma(c, a21);
-            c = FloatVector.broadcast(S, wp[wi + 3]);
-            a30 = v0.fma(c, a30);
-            a31 = v1.fma(c, a31);
-            c = FloatVector.broadcast(S, wp[wi + 4]);
-            a40 = v0.fma(c, a40);
-            a41 = v1.fma(c, a41);
-        }
-        a00.intoArray(out, dst);
-        a01.intoArray(out, dst + L);
-        a10.intoArray(out, dst + outPlane);
-        a11.intoArray(out, dst + outPlane + L);
-        a20.intoArray(out, dst + 2 * outPlane);
-        a21.intoArray(out, dst + 2 * outPlane + L);
-        a30.intoArray(out, dst + 3 * outPlane);
-        a31.intoArray(out, dst + 3 * outPlane + L);
-        a40.intoArray(out, dst + 4 * outPlane);
-        a41.intoArray(out, dst + 4 * outPlane + L);
-    }
 
     private static void panelTile4(float[] x, int src0, int n, float[] wp, int wb, float[] bias, int o,
                                   float[] out, int dst, int outPlane) {
@@ -332,147 +267,128 @@ final class VectorKernels {
 
     private static void panelTile1(float[] x, int src0, int n, float[] wp, int wb, float[] bias, int o,
                                   float[] out, int dst) {
-        FloatVector a0 = FloatVector.broadcast(S, bias[o]), a1 = a0;
-        for (int i = 0; i < n; i++) {
+        // even and odd steps into separate accumulators: two chains of dependent FMAs would leave the FMA units idle
+        // for most of their latency
+        FloatVector a0 = FloatVector.broadcast(S, bias[o]), a1 = a0, b0 = FloatVector.zero(S), b1 = b0;
+        int i = 0;
+        for (; i + 1 < n; i += 2) {
+            int s = src0 + i * (2 * L);
+            FloatVector c = FloatVector.broadcast(S, wp[wb + i]), d = FloatVector.broadcast(S, wp[wb + i + 1]);
+            a0 = FloatVector.fromArray(S, x, s).fma(c, a0);
+            a1 = FloatVector.fromArray(S, x, s + L).fma(c, a1);
+            b0 = FloatVector.fromArray(S, x, s + 2 * L).fma(d, b0);
+            b1 = FloatVector.fromArray(S, x, s + 3 * L).fma(d, b1);
+        }
+        if (i < n) {
             int s = src0 + i * (2 * L);
             FloatVector c = FloatVector.broadcast(S, wp[wb + i]);
             a0 = FloatVector.fromArray(S, x, s).fma(c, a0);
             a1 = FloatVector.fromArray(S, x, s + L).fma(c, a1);
         }
-        a0.intoArray(out, dst);
-        a1.intoArray(out, dst + L);
+        a0.add(b0).intoArray(out, dst);
+        a1.add(b1).intoArray(out, dst + L);
     }
 
 
 
 
-    // ------------------------------------------------------------------ 3x3 convolution by Winograd F(2x2, 3x3)
+    // ------------------------------------------------------------------ 3x3 convolution by Winograd F(4, 3) down the columns
 
     /*
-     * A 3x3, stride-1, pad-1 convolution computes each 2x2 block of outputs from a 4x4 input patch d as
-     * Y = A^T [ sum_c U_c .* V_c ] A with V_c = B^T d_c B and U_c = G g_c G^T (g_c: the 3x3 filter of input channel
-     * c; U prepared once per plan, ConvWeights#winograd): 16 products per 4 outputs instead of 36, so the 16
-     * transform-domain GEMMs (co x ci by ci x tiles, the 1x1 tiles) do 4/9 of the direct convolution's FMAs.
-     * B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], A^T = [1 1 1 0; 0 1 -1 -1]. Only +-1 appear in B and A, so
-     * the transforms add no rounding beyond float sums; the error stays far below the golden tolerance.
+     * A 3x3, stride-1, pad-1 convolution as a one-dimensional Winograd F(4, 3) along y: for every input column the 6
+     * padded rows 4 ty .. 4 ty + 5 of a block of 4 output rows are transformed once, V_i = sum_r B^T[i][r] d_r
+     * (i = 0..5), and for each of the 6 positions the three horizontal taps stay an ordinary 1x3 convolution:
+     * M_i[o][X] = sum_(c, kx) U_i[o][c, kx] V_i[c][X + kx], U_i = sum_ky G[i][ky] g[o][c][ky][kx]; then
+     * Y_r = sum_i A^T[r][i] M_i + bias. 6 x 3 products per 4 output rows instead of 4 x 9 (1/2 of the direct FMAs),
+     * run as 6 GEMMs on the 1x1 panel tiles (K = 3 ci).
+     *   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+     *   G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+     *   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+     * Along x nothing is transformed, so every access stays a contiguous vector (a two-dimensional F(4x4, 3x3) does a
+     * quarter of the direct FMAs but needs the input deinterleaved by column phase: measured, that cost more than the
+     * GEMM it saved). Rounding: the transforms' integer factors and G's 1/6, 1/24 add ~1e-6 relative to the output's
+     * scale at 64 input channels; the tests compare with the definition.
      *
-     * Unit of work: one batch item x one row of tiles (output rows 2ty, 2ty+1), vectorised over tiles. Per unit:
-     * V (16 x ci x tiles, per position strip-major like the 1x1 panel) and M (16 x co x tiles) live in per-thread
-     * buffers (L2), out is written once.
+     * Unit of work: one batch item x one block of 4 output rows x one strip of 2 L columns. Its V (6 positions x 3 ci
+     * x 2 L: per position a panel as the 1x1 tiles read it, step (c, kx) the columns X0 + kx ..) and M (6 x co x 2 L)
+     * live in per-thread buffers; the input comes from a zero-padded copy with rows up to 4 ceil(h / 4) + 2.
      */
 
-    private static final ThreadBuffer<float[]> WINO_V = ThreadBuffer.floats(), WINO_M = ThreadBuffer.floats(), WINO_ROWS = ThreadBuffer.floats();
+    private static final ThreadBuffer<float[]> WINO_V = ThreadBuffer.floats(), WINO_M = ThreadBuffer.floats();
 
-    /** out (B, co, h, w) = conv3x3(x (B, ci, h, w)), padding 1, through the Winograd weights of cw. */
-    static void convWinograd(Parallel par, float[] x, int B, int h, int w, ConvWeights cw, float[] out) {
-        int ci = cw.ci, co = cw.co, strip = 2 * L;
-        int tilesY = (h + 1) / 2, tilesX = (w + 1) / 2, ts = (tilesX + strip - 1) / strip * strip;   // tile stride
-        int plane = h * w;
-        par.forRange(B * tilesY, (from, to) -> {
-            float[] v = WINO_V.get(16 * ci * ts + SLACK), m = WINO_M.get(16 * co * ts + SLACK);
-            float[] rows = WINO_ROWS.get(8 * (2 * ts + 4 * L));
+    /** Rows of the padded copy {@link #convWinograd} reads: 1 + 4 ceil(h / 4) + 1. */
+    static int winogradRows(int h) { return 4 * ((h + 3) / 4) + 2; }
+
+    /**
+     * out (B, co, h, w) = conv3x3(x (B, ci, h, w)), padding 1, through the Winograd weights of cw; xp holds the padded
+     * copy (B ci planes of {@link #winogradRows} x (w + 2), plus {@link #SLACK}).
+     */
+    static void convWinograd(Parallel par, float[] x, int B, int h, int w, ConvWeights cw, float[] out, float[] xp) {
+        int ci = cw.ci, co = cw.co, strip = 2 * L, hp = winogradRows(h), wp = w + 2;
+        padPlanes(par, x, B * ci, h, w, 1, hp, xp);
+        int blocks = (h + 3) / 4, strips = (w + strip - 1) / strip, inPlane = hp * wp;
+        // position strides of V and M one strip past a multiple of 3 ci (co) strips: a power-of-two stride would put
+        // a channel's 6 positions in one L1 set
+        int vps = (3 * ci + 1) * strip, mps = (co + 1) * strip;
+        par.forRange(B * blocks * strips, (from, to) -> {
+            float[] v = WINO_V.get(6 * vps + SLACK), m = WINO_M.get(6 * mps + SLACK);
             for (int item = from; item < to; item++) {
-                int b = item / tilesY, ty = item % tilesY;
-                for (int c = 0; c < ci; c++) inputTransform(x, (b * ci + c) * plane, h, w, 2 * ty - 1, ts, rows, v, c * strip, ci * strip, ci * ts);
-                for (int pos = 0; pos < 16; pos++) {
-                    ConvWeights u = cw.winograd[pos];
-                    for (int t0 = 0; t0 < ts; t0 += strip) convBlocks(v, pos * ci * ts + t0 * ci, null, ci, u, m, pos * co * ts + t0, ts, strip);
-                }
-                for (int o = 0; o < co; o++) {
-                    outputTransform(m, o * ts, co * ts, ts, cw.bias[o], rows, out, (b * co + o) * plane, h, w, 2 * ty);
-                }
+                int b = item / (blocks * strips), y0 = 4 * ((item / strips) % blocks), x0 = (item % strips) * strip;
+                for (int c = 0; c < ci; c++) inputColumns(xp, (b * ci + c) * inPlane + y0 * wp + x0, wp, v, 3 * c * strip, vps);
+                for (int i = 0; i < 6; i++) convBlocks(v, i * vps, null, 3 * ci, cw.winograd[i], m, i * mps, strip, strip);
+                for (int o = 0; o < co; o++) outputRows(m, o * strip, mps, cw.bias[o], out, (b * co + o) * h * w, h, w, y0, x0);
             }
         });
     }
 
-    /** Lanes 0, 2, 4, ... of this vector and then of the second one: the even columns of 2 L consecutive floats. */
-    private static final jdk.incubator.vector.VectorShuffle<Float> EVENS = jdk.incubator.vector.VectorShuffle.fromOp(S, i -> 2 * i);
-
     /**
-     * V_c for every tile of one tile row, into v[pos * posStride + (tx / 2L) stripStride + vo + tx % 2L] (strip by strip,
-     * as the 1x1 panel: the GEMM's steps over input channels are then 2 L floats apart). The 4 input rows y0 .. y0+3 are copied
-     * zero-padded (P[u] = x[u - 1], zero outside the image); the vertical transform runs on whole rows, the
-     * horizontal one at every column u, keeping the even ones (u = 2 tx): all on contiguous vectors.
+     * V_i = B^T d for the 6 padded rows at p (wp apart) and the 2 L + 2 columns a strip's three taps read: tap kx's
+     * columns (p + kx ..) to v[vo + i posStride + kx 2 L]. Each tap transforms its own (overlapping) loads: storing
+     * one transformed row and reading it back shifted would stall on store forwarding.
      */
-    private static void inputTransform(float[] x, int plane, int h, int w, int y0, int ts, float[] rows, float[] v, int vo, int stripStride,
-                                       int posStride) {
-        int rs = 2 * ts + 4 * L;                          // padded row: 2 ts columns, room for u + 3 and a vector
-        for (int r = 0; r < 4; r++) {
-            int pr = r * rs, y = y0 + r;
-            if (y < 0 || y >= h) {
-                java.util.Arrays.fill(rows, pr, pr + rs, 0f);
-            } else {
-                rows[pr] = 0f;
-                System.arraycopy(x, plane + y * w, rows, pr + 1, w);
-                java.util.Arrays.fill(rows, pr + 1 + w, pr + rs, 0f);
-            }
-        }
-        int t0 = 4 * rs;                                  // the vertical transform t_i, i = 0..3, rows rs apart
-        for (int u = 0; u < rs - L; u += L) {
-            FloatVector d0 = FloatVector.fromArray(S, rows, u), d1 = FloatVector.fromArray(S, rows, rs + u);
-            FloatVector d2 = FloatVector.fromArray(S, rows, 2 * rs + u), d3 = FloatVector.fromArray(S, rows, 3 * rs + u);
-            d0.sub(d2).intoArray(rows, t0 + u);
-            d1.add(d2).intoArray(rows, t0 + rs + u);
-            d2.sub(d1).intoArray(rows, t0 + 2 * rs + u);
-            d1.sub(d3).intoArray(rows, t0 + 3 * rs + u);
-        }
-        for (int i = 0; i < 4; i++) {
-            int ti = t0 + i * rs, vb = vo + 4 * i * posStride;
-            for (int tx = 0; tx < ts; tx += L) {
-                int u = ti + 2 * tx;
-                horizontalPair(rows, u, v, vb + tx / (2 * L) * stripStride + tx % (2 * L), posStride);
+    private static void inputColumns(float[] p, int base, int wp, float[] v, int vo, int posStride) {
+        for (int kx = 0; kx < 3; kx++) {
+            for (int half = 0; half < 2; half++) {
+                int o = base + kx + half * L, d = vo + kx * 2 * L + half * L;
+                FloatVector d0 = FloatVector.fromArray(S, p, o), d1 = FloatVector.fromArray(S, p, o + wp);
+                FloatVector d2 = FloatVector.fromArray(S, p, o + 2 * wp), d3 = FloatVector.fromArray(S, p, o + 3 * wp);
+                FloatVector d4 = FloatVector.fromArray(S, p, o + 4 * wp), d5 = FloatVector.fromArray(S, p, o + 5 * wp);
+                FloatVector a = d2.mul(-4f).add(d4), bb = d1.mul(-4f).add(d3), c = d4.sub(d2), e = d3.sub(d1).mul(2f);
+                d0.mul(4f).add(d2.mul(-5f)).add(d4).intoArray(v, d);
+                a.add(bb).intoArray(v, d + posStride);
+                a.sub(bb).intoArray(v, d + 2 * posStride);
+                c.add(e).intoArray(v, d + 3 * posStride);
+                c.sub(e).intoArray(v, d + 4 * posStride);
+                d1.mul(4f).add(d3.mul(-5f)).add(d5).intoArray(v, d + 5 * posStride);
             }
         }
     }
 
-    /** The horizontal transform of 2 L columns from u, even columns kept: 4 vectors of V for L tiles. */
-    private static void horizontalPair(float[] t, int u, float[] v, int vb, int posStride) {
-        FloatVector p0 = FloatVector.fromArray(S, t, u), p1 = FloatVector.fromArray(S, t, u + 1);
-        FloatVector p2 = FloatVector.fromArray(S, t, u + 2), p3 = FloatVector.fromArray(S, t, u + 3);
-        FloatVector q0 = FloatVector.fromArray(S, t, u + L), q1 = FloatVector.fromArray(S, t, u + L + 1);
-        FloatVector q2 = FloatVector.fromArray(S, t, u + L + 2), q3 = FloatVector.fromArray(S, t, u + L + 3);
-        p0.sub(p2).rearrange(EVENS, q0.sub(q2)).intoArray(v, vb);
-        p1.add(p2).rearrange(EVENS, q1.add(q2)).intoArray(v, vb + posStride);
-        p2.sub(p1).rearrange(EVENS, q2.sub(q1)).intoArray(v, vb + 2 * posStride);
-        p1.sub(p3).rearrange(EVENS, q1.sub(q3)).intoArray(v, vb + 3 * posStride);
-    }
-
-    /**
-     * Y = A^T M A + bias for output channel o of one tile row: m[pos * posStride + mo + tx]; writes output rows
-     * y0, y0 + 1 (those inside the image), interleaving each tile's two columns.
-     */
-    private static void outputTransform(float[] m, int mo, int posStride, int ts, float bias, float[] rows,
-                                        float[] out, int plane, int h, int w, int y0) {
-        int r0 = 0, r1 = 2 * ts;                          // the two output rows' tile values: [even cols | odd cols]
-        for (int tx = 0; tx < ts; tx += L) {
-            outputTile(m, mo + tx, posStride, bias, rows, r0 + tx, r0 + ts + tx, r1 + tx, r1 + ts + tx);
-        }
-        for (int i = 0; i < 2 && y0 + i < h; i++) {
-            int src = i == 0 ? r0 : r1, dst = plane + (y0 + i) * w;
-            for (int X = 0; X < w; X++) out[dst + X] = rows[src + ((X & 1) == 0 ? 0 : ts) + (X >> 1)];
-        }
-    }
-
-    /**
-     * A^T M A + bias for L tiles at m[b0 + pos * ps]: the four outputs of each tile (rows 0/1 x even/odd column) go
-     * to rows[e0], rows[o0], rows[e1], rows[o1]. Row i of A^T down column j: s0j = m0j + m1j + m2j, s1j = m1j - m2j - m3j.
-     */
-    private static void outputTile(float[] m, int b0, int ps, float bias, float[] rows, int e0, int o0, int e1, int o1) {
+    /** Y = A^T M + bias for one output channel's strip (M_i at m[mo + i posStride]): rows y0 .. y0 + 3 (inside the image) of a plane of out. */
+    private static void outputRows(float[] m, int mo, int posStride, float bias, float[] out, int plane, int h, int w, int y0, int x0) {
         FloatVector bv = FloatVector.broadcast(S, bias);
-        FloatVector m0 = FloatVector.fromArray(S, m, b0), m1 = FloatVector.fromArray(S, m, b0 + ps);
-        FloatVector m2 = FloatVector.fromArray(S, m, b0 + 2 * ps), m3 = FloatVector.fromArray(S, m, b0 + 3 * ps);
-        FloatVector n0 = FloatVector.fromArray(S, m, b0 + 4 * ps), n1 = FloatVector.fromArray(S, m, b0 + 5 * ps);
-        FloatVector n2 = FloatVector.fromArray(S, m, b0 + 6 * ps), n3 = FloatVector.fromArray(S, m, b0 + 7 * ps);
-        FloatVector q0 = FloatVector.fromArray(S, m, b0 + 8 * ps), q1 = FloatVector.fromArray(S, m, b0 + 9 * ps);
-        FloatVector q2 = FloatVector.fromArray(S, m, b0 + 10 * ps), q3 = FloatVector.fromArray(S, m, b0 + 11 * ps);
-        FloatVector s00 = m0.add(n0).add(q0), s01 = m1.add(n1).add(q1), s02 = m2.add(n2).add(q2), s03 = m3.add(n3).add(q3);
-        FloatVector r0 = FloatVector.fromArray(S, m, b0 + 12 * ps), r1 = FloatVector.fromArray(S, m, b0 + 13 * ps);
-        FloatVector r2 = FloatVector.fromArray(S, m, b0 + 14 * ps), r3 = FloatVector.fromArray(S, m, b0 + 15 * ps);
-        FloatVector s10 = n0.sub(q0).sub(r0), s11 = n1.sub(q1).sub(r1), s12 = n2.sub(q2).sub(r2), s13 = n3.sub(q3).sub(r3);
-        s00.add(s01).add(s02).add(bv).intoArray(rows, e0);
-        s01.sub(s02).sub(s03).add(bv).intoArray(rows, o0);
-        s10.add(s11).add(s12).add(bv).intoArray(rows, e1);
-        s11.sub(s12).sub(s13).add(bv).intoArray(rows, o1);
+        int rows = Math.min(4, h - y0), cols = Math.min(2 * L, w - x0);
+        for (int half = 0; half < 2 && half * L < cols; half++) {
+            int o = mo + half * L;
+            FloatVector m0 = FloatVector.fromArray(S, m, o), m1 = FloatVector.fromArray(S, m, o + posStride);
+            FloatVector m2 = FloatVector.fromArray(S, m, o + 2 * posStride), m3 = FloatVector.fromArray(S, m, o + 3 * posStride);
+            FloatVector m4 = FloatVector.fromArray(S, m, o + 4 * posStride), m5 = FloatVector.fromArray(S, m, o + 5 * posStride);
+            FloatVector a = m1.add(m2), bb = m1.sub(m2), c = m3.add(m4), d = m3.sub(m4);
+            int dst = plane + y0 * w + x0 + half * L;
+            if (rows == 4 && cols >= (half + 1) * L) {
+                m0.add(a).add(c).add(bv).intoArray(out, dst);
+                d.mul(2f).add(bb).add(bv).intoArray(out, dst + w);
+                c.mul(4f).add(a).add(bv).intoArray(out, dst + 2 * w);
+                d.mul(8f).add(bb).add(m5).add(bv).intoArray(out, dst + 3 * w);
+            } else {                                   // the image's last rows or columns: through m's spare strip
+                int n = Math.min(L, cols - half * L), t = 6 * posStride;
+                m0.add(a).add(c).add(bv).intoArray(m, t);
+                d.mul(2f).add(bb).add(bv).intoArray(m, t + L);
+                c.mul(4f).add(a).add(bv).intoArray(m, t + 2 * L);
+                d.mul(8f).add(bb).add(m5).add(bv).intoArray(m, t + 3 * L);
+                for (int r = 0; r < rows; r++) System.arraycopy(m, t + r * L, out, dst + r * w, n);
+            }
+        }
     }
 
     // ------------------------------------------------------------------ elementwise
