@@ -137,6 +137,42 @@ class CpuKernelsTest {
     }
 
     @Test
+    void localCosineSimilarityMatchesTheDefinition() {
+        // sizes off the vector width and below the dilation, batch 2; zero pixels (norm clamped to 1e-8) included
+        int[][] cases = {{2, 5, 7, 19}, {1, 3, 2, 3}, {1, 64, 9, 16}, {1, 4, 5, 1}};
+        int[] dy = {-2, -2, -2, 0, 0, 2, 2, 2}, dx = {-2, 0, 2, -2, 2, -2, 0, 2};
+        java.util.Random rnd = new java.util.Random(11);
+        for (int[] cs : cases) {
+            int B = cs[0], C = cs[1], H = cs[2], W = cs[3], n = H * W;
+            float[] buf = new float[B * (C + 8) * n];
+            for (int b = 0; b < B; b++) {
+                for (int i = 0; i < C * n; i++) buf[b * (C + 8) * n + i] = rnd.nextInt(7) == 0 ? 0f : (float) rnd.nextGaussian();
+            }
+            float[] in = buf.clone();
+            CpuKernels.localCosineSimilarity(PAR, buf, B, C, H, W, new float[B * n]);
+            for (int b = 0; b < B; b++) for (int o = 0; o < 8; o++) for (int y = 0; y < H; y++) for (int x = 0; x < W; x++) {
+                int ny = y + dy[o], nx = x + dx[o], base = b * (C + 8) * n;
+                double want = 0;
+                if (ny >= 0 && ny < H && nx >= 0 && nx < W) {
+                    double dot = 0, na = 0, nb = 0;
+                    for (int c = 0; c < C; c++) {
+                        double a = in[base + c * n + y * W + x], v = in[base + c * n + ny * W + nx];
+                        dot += a * v;
+                        na += a * a;
+                        nb += v * v;
+                    }
+                    want = dot / Math.max(Math.sqrt(na), 1e-8) / Math.max(Math.sqrt(nb), 1e-8);
+                }
+                float got = buf[base + (C + o) * n + y * W + x];
+                assertEquals(want, got, 1e-5, java.util.Arrays.toString(cs) + " b " + b + " o " + o + " at " + y + "," + x);
+            }
+            for (int b = 0; b < B; b++) {
+                for (int i = 0; i < C * n; i++) assertEquals(in[b * (C + 8) * n + i], buf[b * (C + 8) * n + i], "input changed");
+            }
+        }
+    }
+
+    @Test
     void localCosineSimilarityUsesDilationTwoAndZeroOutside() {
         // C = 2, 3x3; buffer has 2 + 8 channels. Vectors: (0,0) = (1,0); (0,2) = (0,1); (2,0) = (1,1); (2,2) = 0.
         int n = 9;
