@@ -80,16 +80,24 @@ final class VectorKernels {
             for (int item = from; item < to; item++) {
                 int b = item / units, p0 = (item % units) * span, len = Math.min(span, n - p0);
                 int xb = b * ci * n, ob = b * co * n, strips = (len + strip - 1) / strip;
-                for (int c = 0, src = xb + p0; c < ci; c++, src += n) {
-                    int s = 0;
-                    for (; (s + 1) * strip <= len; s++) {
-                        int d = (s * ci + c) * strip;
-                        FloatVector.fromArray(S, x, src + s * strip).intoArray(panel, d);
-                        FloatVector.fromArray(S, x, src + s * strip + L).intoArray(panel, d + L);
+                // 8 channels' runs interleaved line by line: each run starts with a cache miss, and 8 independent
+                // runs keep 8 of them in flight (compressors 0.87-0.94 in an in-process A/B against one run after
+                // the other; 4 or 16 channels: no further change)
+                int full = len / strip;
+                for (int c0 = 0; c0 < ci; c0 += 8) {
+                    for (int s = 0, c1 = Math.min(ci, c0 + 8); s < full; s++) {
+                        for (int c = c0; c < c1; c++) {
+                            int src = xb + c * n + p0 + s * strip, d = (s * ci + c) * strip;
+                            FloatVector.fromArray(S, x, src).intoArray(panel, d);
+                            FloatVector.fromArray(S, x, src + L).intoArray(panel, d + L);
+                        }
                     }
-                    if (s < strips) {                       // the last, partial strip: zero-filled past len
-                        int d = (s * ci + c) * strip, rem = len - s * strip;
-                        System.arraycopy(x, src + s * strip, panel, d, rem);
+                }
+                if (full < strips) {                        // the last, partial strip: zero-filled past len
+                    int rem = len - full * strip;
+                    for (int c = 0; c < ci; c++) {
+                        int d = (full * ci + c) * strip;
+                        System.arraycopy(x, xb + c * n + p0 + full * strip, panel, d, rem);
                         java.util.Arrays.fill(panel, d + rem, d + strip, 0f);
                     }
                 }
