@@ -1094,7 +1094,10 @@ final class VectorKernels {
         par.forRange(B * H, (from, to) -> {
             float[] ring = LCS_RING.get((C + 1) * cStride + SLACK);
             float[] tail = LCS_ROW.get(Math.max(wv, 8 * L));
-            java.util.Arrays.fill(ring, 0, (C + 1) * cStride, 0f);   // pads stay zero: rows only get values copied in
+            for (int r = 0; r < 5 * (C + 1); r++) {                 // pads stay zero: rows only get values copied in
+                java.util.Arrays.fill(ring, r * rl, r * rl + 2, 0f);
+                java.util.Arrays.fill(ring, r * rl + 2 + W, (r + 1) * rl, 0f);
+            }
             int next = Integer.MIN_VALUE, batch = -1;
             for (int row = from; row < to; row++) {
                 int b = row / H, y = row % H;
