@@ -39,8 +39,8 @@ public final class CpuKernels {
     /** Scratch floats conv2d needs for this input. */
     public static int convScratch(int B, int ci, int h, int w, int k, int pad) {
         if (k == 1 && pad == 0) return 0;
-        int rows = k == 3 && pad == 1 ? VectorKernels.winogradRows(h) : h + 2 * pad;    // Winograd's row blocks
-        return B * ci * rows * (w + 2 * pad) + VectorKernels.SLACK;
+        int padded = B * ci * (h + 2 * pad) * (w + 2 * pad) + VectorKernels.SLACK;
+        return k == 3 && pad == 1 ? Math.max(padded, VectorKernels.winogradScratch(B, ci, h, w)) : padded;
     }
 
     // ------------------------------------------------------------------ kernel normaliser (spec 2.1, 2.2)

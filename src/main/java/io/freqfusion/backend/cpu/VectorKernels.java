@@ -301,101 +301,157 @@ final class VectorKernels {
 
 
 
-    // ------------------------------------------------------------------ 3x3 convolution by Winograd F(4, 3) down the columns
+    // ------------------------------------------------------------------ 3x3 convolution by Winograd F(4x2, 3x3)
 
     /*
-     * A 3x3, stride-1, pad-1 convolution as a one-dimensional Winograd F(4, 3) along y: for every input column the 6
-     * padded rows 4 ty .. 4 ty + 5 of a block of 4 output rows are transformed once, V_i = sum_r B^T[i][r] d_r
-     * (i = 0..5), and for each of the 6 positions the three horizontal taps stay an ordinary 1x3 convolution:
-     * M_i[o][X] = sum_(c, kx) U_i[o][c, kx] V_i[c][X + kx], U_i = sum_ky G[i][ky] g[o][c][ky][kx]; then
-     * Y_r = sum_i A^T[r][i] M_i + bias. 6 x 3 products per 4 output rows instead of 4 x 9 (1/2 of the direct FMAs),
-     * run as 6 GEMMs on the 1x1 panel tiles (K = 3 ci).
-     *   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
-     *   G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
-     *   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
-     * Along x nothing is transformed, so every access stays a contiguous vector (a two-dimensional F(4x4, 3x3) does a
-     * quarter of the direct FMAs but needs the input deinterleaved by column phase: measured, that cost more than the
-     * GEMM it saved). Rounding: the transforms' integer factors and G's 1/6, 1/24 add ~1e-6 relative to the output's
-     * scale at 64 input channels; the tests compare with the definition.
+     * A 3x3, stride-1, pad-1 convolution by Winograd F(4, 3) down the columns and F(2, 3) along the rows: each tile of
+     * 4 output rows x 2 output columns is computed from a 6 x 4 patch d of the padded input as
+     * Y = A4^T [ sum_c U_c .* V_c ] A2 with V_c = B4^T d_c B2 and U_c = G4 g_c G2^T (prepared once per plan,
+     * ConvWeights#winograd): 24 products per 8 outputs instead of 72 (1/3 of the direct FMAs), run as 24 GEMMs
+     * (co x ci by ci x tiles) on the 1x1 panel tiles.
+     *   B4^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+     *   A4^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+     *   B2^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],  A2^T = [1 1 1 0; 0 1 -1 -1]
+     * Vectorised over tiles, the patch columns of L tiles are 2 apart; the padded copy of the input is therefore
+     * stored deinterleaved (per padded row: its even columns, then its odd ones), so that column 2 tx + m of L tiles
+     * is one contiguous load (run m mod 2, offset m / 2) and both transforms run on whole vectors. (A column-only F(4, 3)
+     * does half the direct FMAs without the deinterleave; a full F(4x4, 3x3) needs a stride-4 deinterleave that cost
+     * more than the FMAs it saved.) Rounding: the transforms' integer factors and G4's 1/6, 1/24 add ~1e-6 relative to
+     * the output's scale at 64 input channels; the tests compare with the definition.
      *
-     * Unit of work: one batch item x one block of 4 output rows x one strip of 2 L columns. Its V (6 positions x 3 ci
-     * x 2 L: per position a panel as the 1x1 tiles read it, step (c, kx) the columns X0 + kx ..) and M (6 x co x 2 L)
-     * live in per-thread buffers; the input comes from a zero-padded copy with rows up to 4 ceil(h / 4) + 2.
+     * Unit of work: one batch item x one block of 4 output rows x one strip of 2 L tiles (4 L output columns). Its V
+     * (24 positions x ci x 2 L, per position a panel as the 1x1 tiles read it) and M (24 x co x 2 L) live in per-thread
+     * buffers.
      */
 
-    private static final ThreadBuffer<float[]> WINO_V = ThreadBuffer.floats(), WINO_M = ThreadBuffer.floats();
+    private static final ThreadBuffer<float[]> WINO_V = ThreadBuffer.floats(), WINO_M = ThreadBuffer.floats(), WINO_T = ThreadBuffer.floats();
 
     /** Rows of the padded copy {@link #convWinograd} reads: 1 + 4 ceil(h / 4) + 1. */
     static int winogradRows(int h) { return 4 * ((h + 3) / 4) + 2; }
 
-    /**
-     * out (B, co, h, w) = conv3x3(x (B, ci, h, w)), padding 1, through the Winograd weights of cw; xp holds the padded
-     * copy (B ci planes of {@link #winogradRows} x (w + 2), plus {@link #SLACK}).
-     */
+    /** Floats per deinterleaved run (even or odd columns) of a padded row: every strip's tiles and one more, plus slack. */
+    static int winogradRun(int w) { return ((w + 1) / 2 + 2 * L - 1) / (2 * L) * (2 * L) + L; }
+
+    /** Floats of the padded, deinterleaved copy of x (B, ci, h, w) that {@link #convWinograd} builds in its scratch. */
+    static int winogradScratch(int B, int ci, int h, int w) { return B * ci * winogradRows(h) * 2 * winogradRun(w) + SLACK; }
+
+    private static final jdk.incubator.vector.VectorShuffle<Float> EVENS = jdk.incubator.vector.VectorShuffle.fromOp(S, i -> 2 * i);
+    private static final jdk.incubator.vector.VectorShuffle<Float> ODDS = jdk.incubator.vector.VectorShuffle.fromOp(S, i -> 2 * i + 1);
+    private static final jdk.incubator.vector.VectorShuffle<Float> ZIP_LO = jdk.incubator.vector.VectorShuffle.fromOp(S, i -> (i & 1) * L + i / 2);
+    private static final jdk.incubator.vector.VectorShuffle<Float> ZIP_HI = jdk.incubator.vector.VectorShuffle.fromOp(S, i -> (i & 1) * L + L / 2 + i / 2);
+
+    /** out (B, co, h, w) = conv3x3(x (B, ci, h, w)), padding 1, through the Winograd weights of cw; xp: {@link #winogradScratch} floats. */
     static void convWinograd(Parallel par, float[] x, int B, int h, int w, ConvWeights cw, float[] out, float[] xp) {
-        int ci = cw.ci, co = cw.co, strip = 2 * L, hp = winogradRows(h), wp = w + 2;
-        padPlanes(par, x, B * ci, h, w, 1, hp, xp);
-        int blocks = (h + 3) / 4, strips = (w + strip - 1) / strip, inPlane = hp * wp;
-        // position strides of V and M one strip past a multiple of 3 ci (co) strips: a power-of-two stride would put
-        // a channel's 6 positions in one L1 set
-        int vps = (3 * ci + 1) * strip, mps = (co + 1) * strip;
+        int ci = cw.ci, co = cw.co, strip = 2 * L, hp = winogradRows(h), pe = winogradRun(w), rl = 2 * pe, inPlane = hp * rl;
+        par.forRange(B * ci, (from, to) -> {
+            for (int pl = from; pl < to; pl++) toEvenOddRows(x, pl * h * w, h, w, xp, pl * inPlane, hp, pe);
+        });
+        int blocks = (h + 3) / 4, strips = ((w + 1) / 2 + strip - 1) / strip;
+        // position strides of V and M one strip past a multiple of ci (co) strips: a power-of-two stride would put
+        // a channel's 24 positions in one L1 set
+        int vps = (ci + 1) * strip, mps = (co + 1) * strip;
         par.forRange(B * blocks * strips, (from, to) -> {
-            float[] v = WINO_V.get(6 * vps + SLACK), m = WINO_M.get(6 * mps + SLACK);
+            float[] v = WINO_V.get(24 * vps + SLACK), m = WINO_M.get(24 * mps + SLACK), t = WINO_T.get(40 * L);
             for (int item = from; item < to; item++) {
-                int b = item / (blocks * strips), y0 = 4 * ((item / strips) % blocks), x0 = (item % strips) * strip;
-                for (int c = 0; c < ci; c++) inputColumns(xp, (b * ci + c) * inPlane + y0 * wp + x0, wp, v, 3 * c * strip, vps);
-                for (int i = 0; i < 6; i++) convBlocks(v, i * vps, null, 3 * ci, cw.winograd[i], m, i * mps, strip, strip);
-                for (int o = 0; o < co; o++) outputRows(m, o * strip, mps, cw.bias[o], out, (b * co + o) * h * w, h, w, y0, x0);
+                int b = item / (blocks * strips), y0 = 4 * ((item / strips) % blocks), tx0 = (item % strips) * strip;
+                for (int c = 0; c < ci; c++) {
+                    int p = (b * ci + c) * inPlane + y0 * rl + tx0;
+                    inputTiles(xp, p, rl, pe, t, v, c * strip, vps);
+                    inputTiles(xp, p + L, rl, pe, t, v, c * strip + L, vps);
+                }
+                for (int pos = 0; pos < 24; pos++) convBlocks(v, pos * vps, null, ci, cw.winograd[pos], m, pos * mps, strip, strip);
+                for (int o = 0; o < co; o++) {
+                    int plane = (b * co + o) * h * w;
+                    for (int tv = 0; tv < 2; tv++) outputTiles(m, o * strip + tv * L, mps, cw.bias[o], t, out, plane, h, w, y0, 2 * (tx0 + tv * L));
+                }
             }
         });
     }
 
     /**
-     * V_i = B^T d for the 6 padded rows at p (wp apart) and the 2 L + 2 columns a strip's three taps read: tap kx's
-     * columns (p + kx ..) to v[vo + i posStride + kx 2 L]. Each tap transforms its own (overlapping) loads: storing
-     * one transformed row and reading it back shifted would stall on store forwarding.
+     * One plane into the padded, deinterleaved layout: padded row R (x row R - 1; zero outside the image) at dst + R 2 pe
+     * holds P[2 j] at j and P[2 j + 1] at pe + j, P[u] = x[u - 1] (zero outside the row): the odd run is x's even
+     * columns, the even run x's odd columns one place on.
      */
-    private static void inputColumns(float[] p, int base, int wp, float[] v, int vo, int posStride) {
-        for (int kx = 0; kx < 3; kx++) {
-            for (int half = 0; half < 2; half++) {
-                int o = base + kx + half * L, d = vo + kx * 2 * L + half * L;
-                FloatVector d0 = FloatVector.fromArray(S, p, o), d1 = FloatVector.fromArray(S, p, o + wp);
-                FloatVector d2 = FloatVector.fromArray(S, p, o + 2 * wp), d3 = FloatVector.fromArray(S, p, o + 3 * wp);
-                FloatVector d4 = FloatVector.fromArray(S, p, o + 4 * wp), d5 = FloatVector.fromArray(S, p, o + 5 * wp);
-                FloatVector a = d2.mul(-4f).add(d4), bb = d1.mul(-4f).add(d3), c = d4.sub(d2), e = d3.sub(d1).mul(2f);
-                d0.mul(4f).add(d2.mul(-5f)).add(d4).intoArray(v, d);
-                a.add(bb).intoArray(v, d + posStride);
-                a.sub(bb).intoArray(v, d + 2 * posStride);
-                c.add(e).intoArray(v, d + 3 * posStride);
-                c.sub(e).intoArray(v, d + 4 * posStride);
-                d1.mul(4f).add(d3.mul(-5f)).add(d5).intoArray(v, d + 5 * posStride);
+    private static void toEvenOddRows(float[] x, int src, int h, int w, float[] dst, int d0, int hp, int pe) {
+        int rl = 2 * pe;
+        java.util.Arrays.fill(dst, d0, d0 + rl, 0f);
+        java.util.Arrays.fill(dst, d0 + (h + 1) * rl, d0 + hp * rl, 0f);
+        for (int y = 0; y < h; y++) {
+            int s = src + y * w, ev = d0 + (y + 1) * rl + 1, od = d0 + (y + 1) * rl + pe, X = 0;
+            dst[ev - 1] = 0f;                                       // P[0]: the left pad
+            java.util.Arrays.fill(dst, ev + w / 2, od, 0f);          // past the row, in both runs
+            java.util.Arrays.fill(dst, od + (w + 1) / 2, od + pe, 0f);
+            for (; X + 2 * L <= w; X += 2 * L) {
+                FloatVector a = FloatVector.fromArray(S, x, s + X), b = FloatVector.fromArray(S, x, s + X + L);
+                a.rearrange(EVENS, b).intoArray(dst, od + X / 2);
+                a.rearrange(ODDS, b).intoArray(dst, ev + X / 2);
             }
+            for (; X < w; X++) dst[((X & 1) == 0 ? od : ev) + X / 2] = x[s + X];
         }
     }
 
-    /** Y = A^T M + bias for one output channel's strip (M_i at m[mo + i posStride]): rows y0 .. y0 + 3 (inside the image) of a plane of out. */
-    private static void outputRows(float[] m, int mo, int posStride, float bias, float[] out, int plane, int h, int w, int y0, int x0) {
+    /**
+     * V = B4^T d B2 for L tiles of one input channel: patch row r at p + r rl, column 2 tx + m at run m mod 2 (pe apart),
+     * offset m / 2. Writes V at v[vo + (4 i + j) posStride], via t (24 vectors: the column pass per patch column m).
+     */
+    private static void inputTiles(float[] p, int base, int rl, int pe, float[] t, float[] v, int vo, int posStride) {
+        for (int mc = 0; mc < 4; mc++) {               // down patch column mc: t[mc][i] = (B4^T d)[i][mc]
+            int o = base + (mc & 1) * pe + (mc >> 1);
+            FloatVector d0 = FloatVector.fromArray(S, p, o), d1 = FloatVector.fromArray(S, p, o + rl);
+            FloatVector d2 = FloatVector.fromArray(S, p, o + 2 * rl), d3 = FloatVector.fromArray(S, p, o + 3 * rl);
+            FloatVector d4 = FloatVector.fromArray(S, p, o + 4 * rl), d5 = FloatVector.fromArray(S, p, o + 5 * rl);
+            FloatVector a = d2.mul(-4f).add(d4), bb = d1.mul(-4f).add(d3), c = d4.sub(d2), e = d3.sub(d1).mul(2f);
+            int tb = mc * 6 * L;
+            d0.mul(4f).add(d2.mul(-5f)).add(d4).intoArray(t, tb);
+            a.add(bb).intoArray(t, tb + L);
+            a.sub(bb).intoArray(t, tb + 2 * L);
+            c.add(e).intoArray(t, tb + 3 * L);
+            c.sub(e).intoArray(t, tb + 4 * L);
+            d1.mul(4f).add(d3.mul(-5f)).add(d5).intoArray(t, tb + 5 * L);
+        }
+        for (int i = 0; i < 6; i++) {                  // along row i: V[i][j] = (row i of t) B2
+            FloatVector e0 = FloatVector.fromArray(S, t, i * L), e1 = FloatVector.fromArray(S, t, (6 + i) * L);
+            FloatVector e2 = FloatVector.fromArray(S, t, (12 + i) * L), e3 = FloatVector.fromArray(S, t, (18 + i) * L);
+            int d = vo + 4 * i * posStride;
+            e0.sub(e2).intoArray(v, d);
+            e1.add(e2).intoArray(v, d + posStride);
+            e2.sub(e1).intoArray(v, d + 2 * posStride);
+            e1.sub(e3).intoArray(v, d + 3 * posStride);
+        }
+    }
+
+    /**
+     * Y = A4^T M A2 + bias for L tiles of one output channel (M[i][j] at m[mo + (4 i + j) posStride]): output rows
+     * y0 .. y0 + 3, columns x0 .. x0 + 2 L - 1 (those inside the image), each row's even and odd columns zipped.
+     */
+    private static void outputTiles(float[] m, int mo, int posStride, float bias, float[] t, float[] out, int plane, int h, int w, int y0, int x0) {
+        if (x0 >= w) return;
+        for (int j = 0; j < 4; j++) {                  // down column j: s[r][j] = (A4^T M)[r][j]
+            int o = mo + j * posStride;
+            FloatVector m0 = FloatVector.fromArray(S, m, o), m1 = FloatVector.fromArray(S, m, o + 4 * posStride);
+            FloatVector m2 = FloatVector.fromArray(S, m, o + 8 * posStride), m3 = FloatVector.fromArray(S, m, o + 12 * posStride);
+            FloatVector m4 = FloatVector.fromArray(S, m, o + 16 * posStride), m5 = FloatVector.fromArray(S, m, o + 20 * posStride);
+            FloatVector a = m1.add(m2), bb = m1.sub(m2), c = m3.add(m4), d = m3.sub(m4);
+            m0.add(a).add(c).intoArray(t, j * L);
+            d.mul(2f).add(bb).intoArray(t, (4 + j) * L);
+            c.mul(4f).add(a).intoArray(t, (8 + j) * L);
+            d.mul(8f).add(bb).add(m5).intoArray(t, (12 + j) * L);
+        }
         FloatVector bv = FloatVector.broadcast(S, bias);
         int rows = Math.min(4, h - y0), cols = Math.min(2 * L, w - x0);
-        for (int half = 0; half < 2 && half * L < cols; half++) {
-            int o = mo + half * L;
-            FloatVector m0 = FloatVector.fromArray(S, m, o), m1 = FloatVector.fromArray(S, m, o + posStride);
-            FloatVector m2 = FloatVector.fromArray(S, m, o + 2 * posStride), m3 = FloatVector.fromArray(S, m, o + 3 * posStride);
-            FloatVector m4 = FloatVector.fromArray(S, m, o + 4 * posStride), m5 = FloatVector.fromArray(S, m, o + 5 * posStride);
-            FloatVector a = m1.add(m2), bb = m1.sub(m2), c = m3.add(m4), d = m3.sub(m4);
-            int dst = plane + y0 * w + x0 + half * L;
-            if (rows == 4 && cols >= (half + 1) * L) {
-                m0.add(a).add(c).add(bv).intoArray(out, dst);
-                d.mul(2f).add(bb).add(bv).intoArray(out, dst + w);
-                c.mul(4f).add(a).add(bv).intoArray(out, dst + 2 * w);
-                d.mul(8f).add(bb).add(m5).add(bv).intoArray(out, dst + 3 * w);
-            } else {                                   // the image's last rows or columns: through m's spare strip
-                int n = Math.min(L, cols - half * L), t = 6 * posStride;
-                m0.add(a).add(c).add(bv).intoArray(m, t);
-                d.mul(2f).add(bb).add(bv).intoArray(m, t + L);
-                c.mul(4f).add(a).add(bv).intoArray(m, t + 2 * L);
-                d.mul(8f).add(bb).add(m5).add(bv).intoArray(m, t + 3 * L);
-                for (int r = 0; r < rows; r++) System.arraycopy(m, t + r * L, out, dst + r * w, n);
+        for (int r = 0; r < rows; r++) {               // along row r: even = s0 + s1 + s2, odd = s1 - s2 - s3
+            FloatVector s0 = FloatVector.fromArray(S, t, 4 * r * L), s1 = FloatVector.fromArray(S, t, (4 * r + 1) * L);
+            FloatVector s2 = FloatVector.fromArray(S, t, (4 * r + 2) * L), s3 = FloatVector.fromArray(S, t, (4 * r + 3) * L);
+            FloatVector even = s0.add(s1).add(s2).add(bv), odd = s1.sub(s2).sub(s3).add(bv);
+            int dst = plane + (y0 + r) * w + x0;
+            if (cols == 2 * L) {
+                even.rearrange(ZIP_LO, odd).intoArray(out, dst);
+                even.rearrange(ZIP_HI, odd).intoArray(out, dst + L);
+            } else {                                   // the image's last columns: through t's spare vectors
+                even.rearrange(ZIP_LO, odd).intoArray(t, 16 * L);
+                even.rearrange(ZIP_HI, odd).intoArray(t, 17 * L);
+                System.arraycopy(t, 16 * L, out, dst, cols);
             }
         }
     }

@@ -194,8 +194,8 @@ class CpuKernelsTest {
     void conv2dMatchesTheDefinitionForEveryOutputBlockShape() {
         java.util.Random rnd = new java.util.Random(5);
         // (B, ci, co, h, w, k, dil, pad): co covers the 4/1 output blocks, widths off the 16-pixel strip; 3x3 pad-1
-        // dilation-1 cases run as Winograd F(4, 3) down the columns: heights off the 4-row block (1, 2, 3, 5, 6, 7, 9),
-        // batch 2, a 1x1 and a 1x2 image.
+        // dilation-1 cases run as Winograd F(4x2, 3x3): heights off the 4-row block (1, 2, 3, 5, 6, 7, 9), odd widths and
+        // widths off the 32-column strip (2, 3, 9, 15, 19, 40, 48), batch 2, a 1x1 and a 1x2 image.
         int[][] cases = {{1, 3, 25, 5, 19, 3, 1, 1}, {2, 7, 9, 4, 17, 3, 2, 2}, {1, 5, 34, 3, 3, 3, 1, 1}, {1, 4, 3, 6, 33, 5, 1, 2},
                 {1, 9, 64, 2, 21, 1, 1, 0}, {2, 6, 7, 3, 5, 1, 1, 0}, {1, 2, 1, 1, 1, 3, 1, 1}, {1, 16, 18, 4, 16, 1, 1, 0},
                 {2, 8, 24, 7, 9, 3, 1, 1}, {1, 4, 30, 1, 2, 3, 1, 1}, {1, 72, 64, 6, 40, 3, 1, 1}, {1, 64, 9, 9, 32, 3, 1, 1},
