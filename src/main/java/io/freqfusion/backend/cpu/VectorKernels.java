@@ -673,7 +673,9 @@ final class VectorKernels {
     // The tiles are separate small methods with every vector a local, so that C2 keeps the accumulators in
     // registers (a vector passed to a call that is not inlined is boxed). Ring row j of the pair is slot
     // (first + j) mod rows. Results go to res[d0 + c cs + i rs + X] (channel c, row i of the pair); when self is
-    // non-null, res is out and the tile applies out = selfScale self + carafeScale CARAFE (self laid out as out).
+    // non-null, res is out and the tile then applies out = selfScale self + carafeScale CARAFE over its rows
+    // (residualRows, while they are in L1; in-process A/B against the same arithmetic on the accumulators before
+    // the stores: X_l 1.00, X_h 1.00-1.01 at W2, all reassemblies 0.94-0.95 at W3).
 
     /**
      * s = 2, four channels x the pair's two output rows: both rows read the same spread source rows, so each source
@@ -702,17 +704,6 @@ final class VectorKernels {
                 }
             }
             int o = d0 + X;
-            if (self != null) {     // res is out: out = selfScale self + carafeScale CARAFE, self laid out as out
-                FloatVector ss = FloatVector.broadcast(S, selfScale);
-                a00 = FloatVector.fromArray(S, self, o).fma(ss, a00.mul(carafeScale));
-                a01 = FloatVector.fromArray(S, self, o + rs).fma(ss, a01.mul(carafeScale));
-                a10 = FloatVector.fromArray(S, self, o + cs).fma(ss, a10.mul(carafeScale));
-                a11 = FloatVector.fromArray(S, self, o + cs + rs).fma(ss, a11.mul(carafeScale));
-                a20 = FloatVector.fromArray(S, self, o + 2 * cs).fma(ss, a20.mul(carafeScale));
-                a21 = FloatVector.fromArray(S, self, o + 2 * cs + rs).fma(ss, a21.mul(carafeScale));
-                a30 = FloatVector.fromArray(S, self, o + 3 * cs).fma(ss, a30.mul(carafeScale));
-                a31 = FloatVector.fromArray(S, self, o + 3 * cs + rs).fma(ss, a31.mul(carafeScale));
-            }
             a00.intoArray(res, o);
             a01.intoArray(res, o + rs);
             a10.intoArray(res, o + cs);
@@ -722,6 +713,7 @@ final class VectorKernels {
             a30.intoArray(res, o + 3 * cs);
             a31.intoArray(res, o + 3 * cs + rs);
         }
+        if (self != null) residualRows(res, d0, rs, cs, wv, self, selfScale, carafeScale);
     }
 
     /** {@link #carafeS2Tile4} for k = 5 (the default low-pass kernel): constant trip counts that C2 unrolls. */
@@ -749,17 +741,6 @@ final class VectorKernels {
                 }
             }
             int o = d0 + X;
-            if (self != null) {     // res is out: out = selfScale self + carafeScale CARAFE, self laid out as out
-                FloatVector ss = FloatVector.broadcast(S, selfScale);
-                a00 = FloatVector.fromArray(S, self, o).fma(ss, a00.mul(carafeScale));
-                a01 = FloatVector.fromArray(S, self, o + rs).fma(ss, a01.mul(carafeScale));
-                a10 = FloatVector.fromArray(S, self, o + cs).fma(ss, a10.mul(carafeScale));
-                a11 = FloatVector.fromArray(S, self, o + cs + rs).fma(ss, a11.mul(carafeScale));
-                a20 = FloatVector.fromArray(S, self, o + 2 * cs).fma(ss, a20.mul(carafeScale));
-                a21 = FloatVector.fromArray(S, self, o + 2 * cs + rs).fma(ss, a21.mul(carafeScale));
-                a30 = FloatVector.fromArray(S, self, o + 3 * cs).fma(ss, a30.mul(carafeScale));
-                a31 = FloatVector.fromArray(S, self, o + 3 * cs + rs).fma(ss, a31.mul(carafeScale));
-            }
             a00.intoArray(res, o);
             a01.intoArray(res, o + rs);
             a10.intoArray(res, o + cs);
@@ -769,6 +750,7 @@ final class VectorKernels {
             a30.intoArray(res, o + 3 * cs);
             a31.intoArray(res, o + 3 * cs + rs);
         }
+        if (self != null) residualRows(res, d0, rs, cs, wv, self, selfScale, carafeScale);
     }
 
     /**
@@ -817,17 +799,6 @@ final class VectorKernels {
                 a31 = FloatVector.fromArray(S, d, row + 3 * cStride).fma(k1, a31);
             }
             int o = d0 + X;
-            if (self != null) {     // res is out: out = selfScale self + carafeScale CARAFE, self laid out as out
-                FloatVector ss = FloatVector.broadcast(S, selfScale);
-                a00 = FloatVector.fromArray(S, self, o).fma(ss, a00.mul(carafeScale));
-                a01 = FloatVector.fromArray(S, self, o + rs).fma(ss, a01.mul(carafeScale));
-                a10 = FloatVector.fromArray(S, self, o + cs).fma(ss, a10.mul(carafeScale));
-                a11 = FloatVector.fromArray(S, self, o + cs + rs).fma(ss, a11.mul(carafeScale));
-                a20 = FloatVector.fromArray(S, self, o + 2 * cs).fma(ss, a20.mul(carafeScale));
-                a21 = FloatVector.fromArray(S, self, o + 2 * cs + rs).fma(ss, a21.mul(carafeScale));
-                a30 = FloatVector.fromArray(S, self, o + 3 * cs).fma(ss, a30.mul(carafeScale));
-                a31 = FloatVector.fromArray(S, self, o + 3 * cs + rs).fma(ss, a31.mul(carafeScale));
-            }
             a00.intoArray(res, o);
             a01.intoArray(res, o + rs);
             a10.intoArray(res, o + cs);
@@ -837,6 +808,7 @@ final class VectorKernels {
             a30.intoArray(res, o + 3 * cs);
             a31.intoArray(res, o + 3 * cs + rs);
         }
+        if (self != null) residualRows(res, d0, rs, cs, wv, self, selfScale, carafeScale);
     }
 
     /**
@@ -888,17 +860,6 @@ final class VectorKernels {
                 a31 = FloatVector.fromArray(S, d, row + c3).fma(k1, a31);
             }
             int o = d0 + X;
-            if (self != null) {     // res is out: out = selfScale self + carafeScale CARAFE, self laid out as out
-                FloatVector ss = FloatVector.broadcast(S, selfScale);
-                a00 = FloatVector.fromArray(S, self, o).fma(ss, a00.mul(carafeScale));
-                a01 = FloatVector.fromArray(S, self, o + rs).fma(ss, a01.mul(carafeScale));
-                a10 = FloatVector.fromArray(S, self, o + cs).fma(ss, a10.mul(carafeScale));
-                a11 = FloatVector.fromArray(S, self, o + cs + rs).fma(ss, a11.mul(carafeScale));
-                a20 = FloatVector.fromArray(S, self, o + 2 * cs).fma(ss, a20.mul(carafeScale));
-                a21 = FloatVector.fromArray(S, self, o + 2 * cs + rs).fma(ss, a21.mul(carafeScale));
-                a30 = FloatVector.fromArray(S, self, o + 3 * cs).fma(ss, a30.mul(carafeScale));
-                a31 = FloatVector.fromArray(S, self, o + 3 * cs + rs).fma(ss, a31.mul(carafeScale));
-            }
             a00.intoArray(res, o);
             a01.intoArray(res, o + rs);
             a10.intoArray(res, o + cs);
@@ -907,6 +868,22 @@ final class VectorKernels {
             a21.intoArray(res, o + 2 * cs + rs);
             a30.intoArray(res, o + 3 * cs);
             a31.intoArray(res, o + 3 * cs + rs);
+        }
+        if (self != null) residualRows(res, d0, rs, cs, wv, self, selfScale, carafeScale);
+    }
+
+    /**
+     * res[p] = selfScale self[p] + carafeScale res[p] for the rows a 4-channel tile just wrote (p = o + c cs + i rs + X,
+     * c < 4, i < 2, X < width): the residual of X_h's and P_h's reassembly, applied while the rows are in L1.
+     */
+    private static void residualRows(float[] res, int o, int rs, int cs, int width, float[] self, float selfScale, float carafeScale) {
+        FloatVector ss = FloatVector.broadcast(S, selfScale);
+        for (int c = 0; c < 4; c++) {
+            for (int i = 0; i < 2; i++) {
+                for (int X = 0, p = o + c * cs + i * rs; X < width; X += L, p += L) {
+                    FloatVector.fromArray(S, self, p).fma(ss, FloatVector.fromArray(S, res, p).mul(carafeScale)).intoArray(res, p);
+                }
+            }
         }
     }
 
