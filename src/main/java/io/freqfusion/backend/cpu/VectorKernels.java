@@ -919,6 +919,17 @@ final class VectorKernels {
         }
     }
 
+    // exp on whole vectors from exactly rounded operations only (Cephes' expf: Cody-Waite reduction by ln 2, a
+    // polynomial, 2^n from the exponent bits; ~1 ulp), so that a forward's result does not depend on the JIT:
+    // VectorOperators.EXP may be 1 ulp off and its compiled (SVML) and interpreted forms disagreed in 162 of 4096
+    // lanes, which changed masks in the last bit between a cold and a warm run of the same request (and made an
+    // exact-equality test flaky). Costs the normaliser ~12 % (in-process A/B), ~0.5 % of a forward. Below EXP_MIN
+    // (e^-87.33 ~ 1.2e-38) inputs are clamped: such a tap's weight is zero next to the maximum's 1 either way.
+    private static final float EXP_MIN = -87.33f, LOG2E = 1.44269504088896341f, EXP_ROUND = 12582912f;   // 1.5 2^23
+    private static final float EXP_LN2_HI = 0.693359375f, EXP_LN2_LO = -2.12194440e-4f;
+    private static final float EXP_P0 = 1.9875691500e-4f, EXP_P1 = 1.3981999507e-3f, EXP_P2 = 8.3334519073e-3f,
+            EXP_P3 = 4.1665795894e-2f, EXP_P4 = 1.6666665459e-1f, EXP_P5 = 5.0000001201e-1f;
+
     /**
      * The kernel normaliser (softmax x Hamming window, renormalised) of taps rows of logits in place: tap t of the
      * pixels X .. X + L - 1 at buf[off + (X / L) vStride + t tapStride], X < width (a multiple of L). Whole vectors only, no masks and no calls: this is
@@ -927,12 +938,22 @@ final class VectorKernels {
      */
     private static void normaliseInPlace(float[] buf, int off, int tapStride, int taps, float[] hamming, int width, int vStride) {
         boolean window = hamming.length > 1;
+        FloatVector ln2Hi = FloatVector.broadcast(S, -EXP_LN2_HI), p2 = FloatVector.broadcast(S, EXP_P2);
+        FloatVector p3 = FloatVector.broadcast(S, EXP_P3), p4 = FloatVector.broadcast(S, EXP_P4), p5 = FloatVector.broadcast(S, EXP_P5);
         for (int X = 0, o0 = off; X < width; X += L, o0 += vStride) {
             FloatVector mx = FloatVector.fromArray(S, buf, o0);
             for (int t = 1, o = o0 + tapStride; t < taps; t++, o += tapStride) mx = mx.max(FloatVector.fromArray(S, buf, o));
             FloatVector sum = FloatVector.zero(S);
             for (int t = 0, o = o0; t < taps; t++, o += tapStride) {
-                FloatVector e = FloatVector.fromArray(S, buf, o).sub(mx).lanewise(VectorOperators.EXP).mul(window ? hamming[t] : hamming[0]);
+                FloatVector x = FloatVector.fromArray(S, buf, o).sub(mx);
+                // exp(x), x <= 0, from exactly rounded operations only (see EXP_* above)
+                x = x.max(EXP_MIN);
+                FloatVector n = x.fma(LOG2E, EXP_ROUND).sub(EXP_ROUND);                  // round(x / ln 2)
+                FloatVector r = n.fma(ln2Hi, x).add(n.mul(-EXP_LN2_LO));                // x - n ln 2
+                FloatVector q = r.fma(EXP_P0, EXP_P1).fma(r, p2).fma(r, p3).fma(r, p4).fma(r, p5);
+                FloatVector scale = ((jdk.incubator.vector.IntVector) n.convert(VectorOperators.F2I, 0)).add(127)
+                        .lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();        // 2^n
+                FloatVector e = q.mul(r).fma(r, r).add(1f).mul(scale).mul(window ? hamming[t] : hamming[0]);
                 e.intoArray(buf, o);
                 sum = sum.add(e);
             }
