@@ -22,11 +22,22 @@ public final class CpuKernels {
             return;
         }
         if (weights.winograd != null && dil == 1 && pad == 1) {   // 3x3, stride 1, pad 1
-            VectorKernels.convWinograd(par, x, B, h, w, weights, out, scratch);
+            VectorKernels.convWinograd(par, x, B, h, w, weights, out, null, weights.co, scratch);
             return;
         }
         VectorKernels.padPlanes(par, x, B * weights.ci, h, w, pad, h + 2 * pad, scratch);
         VectorKernels.convPadded(par, scratch, B, h + 2 * pad, w + 2 * pad, weights, dil, out);
+    }
+
+    /**
+     * Two 3x3, stride-1, pad-1 convolutions of the same input stacked in one set of weights (see
+     * {@link ConvWeights#winograd}): output channels below split into outA (B, split, h, w), the others into outB.
+     */
+    public static void conv3x3Split(Parallel par, float[] x, int B, int h, int w, ConvWeights stacked, int split,
+                                    float[] outA, float[] outB, float[] scratch) {
+        if (stacked.winograd == null) throw new IllegalArgumentException("conv3x3Split needs 3x3 weights, got k = " + stacked.k);
+        if (split <= 0 || split >= stacked.co) throw new IllegalArgumentException("split " + split + " outside (0, " + stacked.co + ")");
+        VectorKernels.convWinograd(par, x, B, h, w, stacked, outA, outB, split, scratch);
     }
 
     /** As above with the weights as stored, packed on every call (tests, one-off use; plans pack once). */

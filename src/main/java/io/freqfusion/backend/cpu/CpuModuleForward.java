@@ -131,9 +131,13 @@ final class CpuModuleForward implements ModuleForward {
             clock.lap(Stage.REASSEMBLE);
             // (b) ALPF logits: Z_l = E_L(P_h') + CARAFE(E_L(P_l), N(E_L(P_h')), s=2)
             conv2d(par, ph2, B, H, W, packed.encoderLow, ed, ep, zlh, scratch);
-            conv2d(par, pl, B, h, w, packed.encoderLow, ed, ep, zll, scratch);
-            // (c) AHPF lr logits, computed here to keep the encoders together
-            conv2d(par, pl, B, h, w, packed.encoderHigh, ed, ep, zhl, scratch);
+            // with (c)'s AHPF lr logits Z_hl = E_H(P_l): both encoders of P_l in one pass where they stack
+            if (packed.lrEncoders != null) {
+                conv3x3Split(par, pl, B, h, w, packed.lrEncoders, tl, zll, zhl, scratch);
+            } else {
+                conv2d(par, pl, B, h, w, packed.encoderLow, ed, ep, zll, scratch);
+                conv2d(par, pl, B, h, w, packed.encoderHigh, ed, ep, zhl, scratch);
+            }
             clock.lap(Stage.ENCODE);
             normalisePacked(par, zlh, B, tl, H, W, wt.hammingLowpass, null, kp);                   // K_l0
             clock.lap(Stage.NORMALISE);

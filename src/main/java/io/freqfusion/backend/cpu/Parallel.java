@@ -6,7 +6,7 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The one parallel-for of the CPU backend: splits [0, n) into contiguous chunks that the calling thread and
- * {@code threads - 1} resident workers take from a shared counter. Kernels pick the unit of work (a row, a
+ * {@code threads - 1} resident workers claim from a shared counter, large ones first. Kernels pick the unit of work (a row, a
  * channel block) so that chunks are cache-friendly.
  *
  * <p>Why not a ForkJoinPool: a forward is ~20 short kernels in a row, and a pool whose workers park between
@@ -45,7 +45,7 @@ public final class Parallel implements AutoCloseable {
 
     public int threads() { return threads; }
 
-    /** Runs body over [0, n) in about 4 chunks per thread, on all threads; returns when every chunk is done. */
+    /** Runs body over [0, n) in chunks on all threads; returns when every chunk is done. */
     public void forRange(int n, RangeBody body) {
         if (n <= 0) return;
         if (threads == 1 || n == 1) {
@@ -55,7 +55,7 @@ public final class Parallel implements AutoCloseable {
         lock.lock();
         try {
             if (closed) throw new IllegalStateException("CPU backend closed");
-            Job j = new Job(body, n, Math.min(n, threads * 4), Thread.currentThread());
+            Job j = new Job(body, n, threads, Thread.currentThread());
             job = j;
             for (Thread w : workers) LockSupport.unpark(w);
             j.work();
@@ -94,33 +94,42 @@ public final class Parallel implements AutoCloseable {
 
     private static final class Job {
         final RangeBody body;
-        final int n, chunks;
+        final int n, threads;
         final Thread caller;
+        /** The first item not yet claimed, and the number of items finished. */
         final AtomicInteger next = new AtomicInteger(), done = new AtomicInteger();
         volatile Throwable error;
 
-        Job(RangeBody body, int n, int chunks, Thread caller) {
+        Job(RangeBody body, int n, int threads, Thread caller) {
             this.body = body;
             this.n = n;
-            this.chunks = chunks;
+            this.threads = threads;
             this.caller = caller;
         }
 
+        /**
+         * Claims chunks of decreasing size (guided scheduling: a 1/(2 threads) share of what is left, at least one
+         * item) until none is left: large first chunks keep a thread on neighbouring items, the small last ones let
+         * the threads finish together. Fixed chunks of 1/(4 threads) left a thread idle for half a chunk at the end
+         * of each kernel on average (whole forward 0.957 and 0.958 at W2, 0.987 at W3 in in-process A/Bs).
+         */
         void work() {
-            int c;
-            while ((c = next.getAndIncrement()) < chunks) {
+            int from;
+            while ((from = next.get()) < n) {
+                int to = Math.min(n, from + Math.max(1, (n - from) / (2 * threads)));
+                if (!next.compareAndSet(from, to)) continue;
                 try {
-                    body.run((int) ((long) c * n / chunks), (int) ((long) (c + 1) * n / chunks));
+                    body.run(from, to);
                 } catch (Throwable t) {
                     error = t;
                 }
-                if (done.incrementAndGet() == chunks) LockSupport.unpark(caller);
+                if (done.addAndGet(to - from) == n) LockSupport.unpark(caller);
             }
         }
 
         void awaitDone() {
             long spinUntil = System.nanoTime() + SPIN_NANOS;
-            while (done.get() < chunks) {
+            while (done.get() < n) {
                 if (System.nanoTime() < spinUntil) Thread.onSpinWait();
                 else LockSupport.parkNanos(this, 50_000);
             }

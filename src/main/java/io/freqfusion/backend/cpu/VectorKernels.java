@@ -340,8 +340,12 @@ final class VectorKernels {
     private static final jdk.incubator.vector.VectorShuffle<Float> ZIP_LO = jdk.incubator.vector.VectorShuffle.fromOp(S, i -> (i & 1) * L + i / 2);
     private static final jdk.incubator.vector.VectorShuffle<Float> ZIP_HI = jdk.incubator.vector.VectorShuffle.fromOp(S, i -> (i & 1) * L + L / 2 + i / 2);
 
-    /** out (B, co, h, w) = conv3x3(x (B, ci, h, w)), padding 1, through the Winograd weights of cw; xp: {@link #winogradScratch} floats. */
-    static void convWinograd(Parallel par, float[] x, int B, int h, int w, ConvWeights cw, float[] out, float[] xp) {
+    /**
+     * out (B, co, h, w) = conv3x3(x (B, ci, h, w)), padding 1, through the Winograd weights of cw; xp: {@link #winogradScratch}
+     * floats. With out2 non-null the outputs are split: channels below {@code split} go to out (B, split, h, w), the
+     * rest to out2 (B, co - split, h, w) (two convolutions of one input stacked: one padded copy and input transform).
+     */
+    static void convWinograd(Parallel par, float[] x, int B, int h, int w, ConvWeights cw, float[] out, float[] out2, int split, float[] xp) {
         int ci = cw.ci, co = cw.co, strip = 2 * L, hp = winogradRows(h), pe = winogradRun(w), rl = 2 * pe, inPlane = hp * rl;
         par.forRange(B * ci, (from, to) -> {
             for (int pl = from; pl < to; pl++) toEvenOddRows(x, pl * h * w, h, w, xp, pl * inPlane, hp, pe);
@@ -361,8 +365,10 @@ final class VectorKernels {
                 }
                 for (int pos = 0; pos < 24; pos++) convBlocks(v, pos * vps, null, ci, cw.winograd[pos], m, pos * mps, strip, strip);
                 for (int o = 0; o < co; o++) {
-                    int plane = (b * co + o) * h * w;
-                    for (int tv = 0; tv < 2; tv++) outputTiles(m, o * strip + tv * L, mps, cw.bias[o], t, out, plane, h, w, y0, 2 * (tx0 + tv * L));
+                    boolean first = out2 == null || o < split;
+                    float[] dst = first ? out : out2;
+                    int plane = (first ? b * (out2 == null ? co : split) + o : b * (co - split) + o - split) * h * w;
+                    for (int tv = 0; tv < 2; tv++) outputTiles(m, o * strip + tv * L, mps, cw.bias[o], t, dst, plane, h, w, y0, 2 * (tx0 + tv * L));
                 }
             }
         });
@@ -377,11 +383,15 @@ final class VectorKernels {
         int rl = 2 * pe;
         java.util.Arrays.fill(dst, d0, d0 + rl, 0f);
         java.util.Arrays.fill(dst, d0 + (h + 1) * rl, d0 + hp * rl, 0f);
+        FloatVector zero = FloatVector.zero(S);
         for (int y = 0; y < h; y++) {
-            int s = src + y * w, ev = d0 + (y + 1) * rl + 1, od = d0 + (y + 1) * rl + pe, X = 0;
-            dst[ev - 1] = 0f;                                       // P[0]: the left pad
-            java.util.Arrays.fill(dst, ev + w / 2, od, 0f);          // past the row, in both runs
-            java.util.Arrays.fill(dst, od + (w + 1) / 2, od + pe, 0f);
+            int r0 = d0 + (y + 1) * rl, s = src + y * w, ev = r0 + 1, od = r0 + pe, X = 0;
+            // the pads as whole zero vectors before the values (a vector past the even run's pad spills into the
+            // odd run, and one past the odd run's pad into the next row or the bottom pad rows, both written after):
+            // three Arrays.fill calls per row cost as much as the row's values
+            zero.intoArray(dst, r0);                                  // P[0]: the left pad
+            for (int z = ev + w / 2; z < od; z += L) zero.intoArray(dst, z);
+            for (int z = od + (w + 1) / 2; z < r0 + rl; z += L) zero.intoArray(dst, z);
             for (; X + 2 * L <= w; X += 2 * L) {
                 FloatVector a = FloatVector.fromArray(S, x, s + X), b = FloatVector.fromArray(S, x, s + X + L);
                 a.rearrange(EVENS, b).intoArray(dst, od + X / 2);

@@ -236,6 +236,33 @@ class CpuKernelsTest {
     }
 
     @Test
+    void conv3x3SplitRoutesTheStackedOutputsToTwoTensors() {
+        // E_L and E_H of P_l stacked (25 + 9 outputs): the split form must equal the stacked convolution's channels
+        // exactly (same weights, same GEMM blocks; only where each output plane is stored differs), per batch item
+        java.util.Random rnd = new java.util.Random(11);
+        for (int[] cs : new int[][] {{2, 7, 5, 19}, {1, 64, 16, 16}, {3, 4, 1, 2}}) {
+            int B = cs[0], ci = cs[1], h = cs[2], w = cs[3], co = 34, split = 25, n = h * w;
+            float[] x = new float[B * ci * n], wt = new float[co * ci * 9], bias = new float[co];
+            for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+            for (int i = 0; i < wt.length; i++) wt[i] = (float) rnd.nextGaussian();
+            for (int i = 0; i < co; i++) bias[i] = (float) rnd.nextGaussian();
+            ConvWeights stacked = ConvWeights.pack(wt, bias, co, ci, 3);
+            float[] scratch = new float[CpuKernels.convScratch(B, ci, h, w, 3, 1)];
+            float[] all = new float[B * co * n], a = new float[B * split * n], b2 = new float[B * (co - split) * n];
+            CpuKernels.conv2d(PAR, x, B, h, w, stacked, 1, 1, all, scratch);
+            java.util.Arrays.fill(a, Float.NaN);
+            java.util.Arrays.fill(b2, Float.NaN);
+            CpuKernels.conv3x3Split(PAR, x, B, h, w, stacked, split, a, b2, scratch);
+            for (int b = 0; b < B; b++) {
+                assertArrayEquals(java.util.Arrays.copyOfRange(all, b * co * n, (b * co + split) * n),
+                        java.util.Arrays.copyOfRange(a, b * split * n, (b + 1) * split * n), 0f, java.util.Arrays.toString(cs) + " first part, item " + b);
+                assertArrayEquals(java.util.Arrays.copyOfRange(all, (b * co + split) * n, (b + 1) * co * n),
+                        java.util.Arrays.copyOfRange(b2, b * (co - split) * n, (b + 1) * (co - split) * n), 0f, java.util.Arrays.toString(cs) + " second part, item " + b);
+            }
+        }
+    }
+
+    @Test
     void conv2dDilatedWithPadding() {
         // 1 channel 3x3 [1..9], 3x3 kernel of ones, dilation 2, padding 2: taps at y + 2 ky - 2.
         float[] x = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w = fill(9, 1f), out = new float[9];
