@@ -132,6 +132,29 @@ class CpuKernelsTest {
     }
 
     @Test
+    void normaliserMatchesADoubleSoftmaxOverTheWholeExpRange() {
+        // logits spread over ~100 so that exp(z - max) covers 2^0 .. 2^-126 (every exponent the vector exp builds
+        // from bits) and the clamp below e^-87.33; relative accuracy 1e-5 where the weight is a normal float
+        java.util.Random rnd = new java.util.Random(3);
+        int taps = 25, n = 77;
+        float[] z = new float[taps * n], out = new float[taps * n];
+        for (int i = 0; i < z.length; i++) z[i] = (float) (rnd.nextDouble() * 100 - 90);
+        for (int p = 0; p < n; p += 7) z[(p % taps) * n + p] = -200f;      // far below the clamp
+        float[] hamming = new float[taps];
+        for (int t = 0; t < taps; t++) hamming[t] = 0.08f + 0.9f * t / taps;
+        CpuKernels.normalise(PAR, z, 1, taps, n, hamming, out);
+        for (int p = 0; p < n; p++) {
+            double max = Double.NEGATIVE_INFINITY, sum = 0;
+            for (int t = 0; t < taps; t++) max = Math.max(max, z[t * n + p]);
+            for (int t = 0; t < taps; t++) sum += Math.exp(z[t * n + p] - max) * hamming[t];
+            for (int t = 0; t < taps; t++) {
+                double want = Math.exp(z[t * n + p] - max) * hamming[t] / sum;
+                assertEquals(want, out[t * n + p], 1e-5 * want + 1e-37, "pixel " + p + " tap " + t);
+            }
+        }
+    }
+
+    @Test
     void hammingMatchesNumpy() {
         assertArrayEquals(new double[] {0.08, 0.54, 1, 0.54, 0.08}, FreqFusionWeights.hamming(5), 1e-12);
     }
