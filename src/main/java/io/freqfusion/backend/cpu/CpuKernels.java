@@ -108,6 +108,21 @@ public final class CpuKernels {
         VectorKernels.carafe(par, x, B, C, h, w, packedKernel, k, s, self, selfScale, carafeScale, out, addend, sum);
     }
 
+    /**
+     * lrOut = CARAFE(xl, K_l, 5, s=2) and hrOut = hrSelfScale xh - CARAFE(xh, K_h, 3, s=1) in one pass, both (B, C, 2h,
+     * 2w), and with sum non-null sum = hrOut + lrOut; K_l and K_h pair-packed. The same values as the two
+     * {@link #carafe} calls. Only where {@link #carafeFinalFits}.
+     */
+    public static void carafeFinal(Parallel par, float[] xl, float[] xh, int B, int C, int h, int w, float[] packedKl, float[] packedKh,
+                                   float hrSelfScale, float[] lrOut, float[] hrOut, float[] sum) {
+        VectorKernels.carafeFinal(par, xl, xh, B, C, h, w, packedKl, packedKh, hrSelfScale, lrOut, hrOut, sum);
+    }
+
+    /** Whether {@link #carafeFinal} takes C channels at lr width w with kernel sizes kl and kh. */
+    public static boolean carafeFinalFits(int C, int w, int kl, int kh) {
+        return VectorKernels.carafeFinalFits(C, w, kl, kh);
+    }
+
     // ------------------------------------------------------------------ resizes (spec 2.4, 2.5)
 
     /** PyTorch legacy nearest: src = min(floor(dst * (in/out)), in - 1) with the ratio in float32. out = resize(x) (+ add). */

@@ -648,6 +648,62 @@ final class VectorKernels {
         });
     }
 
+    private static final ThreadBuffer<float[]> SOURCE_ROWS_HR = ThreadBuffer.floats();
+
+    /** Whether {@link #carafeFinal} takes these shapes: 4-channel blocks, whole vectors per row, the default kernels. */
+    static boolean carafeFinalFits(int C, int w, int kl, int kh) {
+        return C % 4 == 0 && (2 * w) % L == 0 && kl == 5 && kh == 3;
+    }
+
+    /**
+     * The module's two last reassemblies in one pass: lrOut = CARAFE(xl, K_l, 5, s=2) and hrOut = hrSelfScale xh -
+     * CARAFE(xh, K_h, 3, s=1), both (B, C, 2h, 2w), and with sum non-null also sum = hrOut + lrOut. Each work unit (4
+     * channels x a band of row pairs) runs both tiles per pair from two rings, so the compute-bound s = 2 tile and
+     * the memory-bound s = 1 pass (X_h read, hr_out written) overlap on each core, and the level sum reads both rows
+     * from L1 instead of reading lr_out back from memory. Same tiles and arithmetic as {@link #carafe}: identical
+     * values. Needs {@link #carafeFinalFits}.
+     */
+    static void carafeFinal(Parallel par, float[] xl, float[] xh, int B, int C, int h, int w, float[] kpL, float[] kpH,
+                            float hrSelfScale, float[] lrOut, float[] hrOut, float[] sum) {
+        if (!carafeFinalFits(C, w, 5, 3)) throw new IllegalArgumentException("carafeFinal: C % 4 and 2 w % " + L + " must be 0");
+        int H = 2 * h, W = 2 * w, wv = W, pairs = h, outPlane = H * W, lrPlane = h * w;
+        int dwL = wv + 8, cStrideL = 5 * dwL, dwH = wv + 2, cStrideH = 4 * dwH;     // rings as in carafe: s r pads each side
+        int pairKL = 25 * 2 * wv, pairKH = 9 * 2 * wv;
+        int bandPairs = Math.max(1, Math.min(pairs, KERNEL_BAND_BYTES / (4 * (pairKL + pairKH)))), bands = (pairs + bandPairs - 1) / bandPairs;
+        int blocks = C / 4;
+        par.forRange(B * bands * blocks, (from, to) -> {
+            float[] ringL = SOURCE_ROWS.get(4 * cStrideL + 2 * L), ringH = SOURCE_ROWS_HR.get(4 * cStrideH + 2 * L);
+            java.util.Arrays.fill(ringL, 0, 4 * cStrideL + 2 * L, 0f);
+            java.util.Arrays.fill(ringH, 0, 4 * cStrideH + 2 * L, 0f);
+            for (int item = from; item < to; item++) {
+                int b = item / (bands * blocks), band = (item / blocks) % bands, c = (item % blocks) * 4;
+                int p0 = band * bandPairs, p1 = Math.min(pairs, p0 + bandPairs);
+                int nextL = Integer.MIN_VALUE, nextH = Integer.MIN_VALUE;   // the first source rows not yet in the rings
+                for (int p = p0; p < p1; p++) {
+                    int y0 = 2 * p, syL = p - 2, syH = y0 - 1;
+                    for (int sy = Math.max(syL, nextL); sy < syL + 5; sy++) {
+                        int slot = Math.floorMod(sy, 5) * dwL;
+                        for (int cc = 0; cc < 4; cc++) loadSourceRow(xl, (b * C + c + cc) * lrPlane, h, w, 2, 2, sy, ringL, cc * cStrideL + slot);
+                    }
+                    nextL = syL + 5;
+                    for (int sy = Math.max(syH, nextH); sy < syH + 4; sy++) {
+                        int slot = Math.floorMod(sy, 4) * dwH;
+                        for (int cc = 0; cc < 4; cc++) loadSourceRow(xh, (b * C + c + cc) * outPlane, H, W, 1, 1, sy, ringH, cc * cStrideH + slot);
+                    }
+                    nextH = syH + 4;
+                    int d0 = (b * C + c) * outPlane + y0 * W;
+                    carafeS2Tile4K5(ringL, cStrideL, dwL, 5, Math.floorMod(syL, 5), kpL, (b * pairs + p) * pairKL, wv, lrOut, d0, W, outPlane, null, 0f, 1f);
+                    carafeS1Tile4K3(ringH, cStrideH, dwH, 4, Math.floorMod(syH, 4), kpH, (b * pairs + p) * pairKH, wv, hrOut, d0, W, outPlane, xh, hrSelfScale, -1f);
+                    if (sum != null) {
+                        for (int cc = 0; cc < 4; cc++) {
+                            for (int i = 0; i < 2; i++) addRow(hrOut, lrOut, sum, d0 + cc * outPlane + i * W, W);
+                        }
+                    }
+                }
+            }
+        });
+    }
+
     /**
      * Copies source row sy of one channel plane into the ring row at dOff, after its s r zero pad floats, every value
      * repeated s times; a row outside the image becomes zeros (its taps are dropped).

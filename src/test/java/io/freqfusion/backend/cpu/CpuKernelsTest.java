@@ -6,6 +6,8 @@ import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /** Each primitive on a small case worked out by hand (spec section 2). */
@@ -393,6 +395,38 @@ class CpuKernelsTest {
                 assertEquals(want, out[pl + Y * W + X], 1e-4, "smooth=" + smooth + " b=" + b + " c=" + c + " Y=" + Y + " X=" + X);
             }
         }
+    }
+
+    @Test
+    void finalReassemblyInOnePassEqualsTheTwoReassembliesAndTheSum() {
+        // lr_out = CARAFE(X_l, K_l, 5, s=2), hr_out = 2 X_h - CARAFE(X_h, K_h, 3, s=1) and the fpn-add sum in one
+        // pass must give exactly what the separate passes give (same tiles; bands of several pairs, batch 2)
+        java.util.Random rnd = new java.util.Random(31);
+        for (int[] cs : new int[][] {{2, 8, 4, 8}, {1, 4, 12, 4}, {1, 12, 8, 16}}) {
+            int B = cs[0], C = cs[1], h = cs[2], w = cs[3], H = 2 * h, W = 2 * w, n = H * W;
+            assertTrue(CpuKernels.carafeFinalFits(C, w, 5, 3));
+            float[] xl = new float[B * C * h * w], xh = new float[B * C * n], Kl = new float[B * 25 * n], Kh = new float[B * 9 * n];
+            for (float[] a : new float[][] {xl, xh, Kl, Kh}) for (int i = 0; i < a.length; i++) a[i] = (float) rnd.nextGaussian();
+            float[] pl = new float[CpuKernels.packedKernelSize(B, 25, H, W)], ph = new float[CpuKernels.packedKernelSize(B, 9, H, W)];
+            CpuKernels.packKernel(PAR, Kl, B, 25, H, W, pl);
+            CpuKernels.packKernel(PAR, Kh, B, 9, H, W, ph);
+            float[] lrWant = new float[B * C * n], hrWant = new float[B * C * n], sumWant = new float[B * C * n];
+            CpuKernels.carafe(PAR, xl, B, C, h, w, pl, 5, 2, null, 0f, 1f, lrWant);
+            CpuKernels.carafeAndAdd(PAR, xh, B, C, H, W, ph, 3, 1, xh, 2f, -1f, hrWant, lrWant, sumWant);
+            float[] lr = new float[B * C * n], hr = new float[B * C * n], sum = new float[B * C * n];
+            CpuKernels.carafeFinal(PAR, xl, xh, B, C, h, w, pl, ph, 2f, lr, hr, sum);
+            String at = java.util.Arrays.toString(cs);
+            assertArrayEquals(lrWant, lr, 0f, at + " lr_out");
+            assertArrayEquals(hrWant, hr, 0f, at + " hr_out");
+            assertArrayEquals(sumWant, sum, 0f, at + " sum");
+            float[] hr1 = new float[B * C * n], lr1 = new float[B * C * n], hrWant1 = new float[B * C * n];
+            CpuKernels.carafe(PAR, xh, B, C, H, W, ph, 3, 1, xh, 1f, -1f, hrWant1);
+            CpuKernels.carafeFinal(PAR, xl, xh, B, C, h, w, pl, ph, 1f, lr1, hr1, null);
+            assertArrayEquals(hrWant1, hr1, 0f, at + " hr_out without the residual's factor 2");
+        }
+        assertFalse(CpuKernels.carafeFinalFits(6, 8, 5, 3));
+        assertFalse(CpuKernels.carafeFinalFits(8, 6, 5, 3));
+        assertFalse(CpuKernels.carafeFinalFits(8, 8, 3, 3));
     }
 
     @Test
