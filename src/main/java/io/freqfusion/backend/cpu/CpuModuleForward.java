@@ -35,6 +35,10 @@ final class CpuModuleForward implements ModuleForward {
      * two passes); K_h is then packed into kpHigh while kp still holds K_l.
      */
     private final boolean fuseFinal;
+    /**
+     * K_h pair-packed for the fused pass: zlh's array, free by then (Z_l is formed), and large enough (k_h^2 < k_l^2
+     * taps at whole vectors, which carafeFinalFits demands), so plans never used in a chain pay no extra memory.
+     */
     private final float[] kpHigh;
     private final float[] sh, sl, invNormH, invNormL, hrConv, lrConv, delta;
     /** Convolution weights packed for the tiles, shared by the module's forwards of all shapes. */
@@ -83,9 +87,12 @@ final class CpuModuleForward implements ModuleForward {
         kp = new float[CpuKernels.packedKernelSize(B, Math.max(tl, th), H, W)];
         fuseFinal = cfu && hp && !fr && Ch == Cl
                 && CpuKernels.carafeFinalFits(Cl, w, cfg.lowpassKernel(), cfg.highpassKernel());
-        kpHigh = fuseFinal ? new float[CpuKernels.packedKernelSize(B, th, H, W)] : null;
+        if (fuseFinal && zlh.length < CpuKernels.packedKernelSize(B, th, H, W)) {
+            throw new IllegalStateException("packed K_h does not fit in Z_lh's scratch");
+        }
+        kpHigh = fuseFinal ? zlh : null;
         long floats = 0;
-        for (float[] a : new float[][] {ph, ph2, pl, px, zhh, zlh, zll, zl, zhl, zh, upLr, lrPre, scratch, kp, kpHigh, sh, sl, invNormH,
+        for (float[] a : new float[][] {ph, ph2, pl, px, zhh, zlh, zll, zl, zhl, zh, upLr, lrPre, scratch, kp, sh, sl, invNormH,
                 invNormL, hrConv, lrConv, delta}) {
             if (a != null) floats += a.length;
         }

@@ -595,9 +595,7 @@ final class VectorKernels {
                        float[] self, float selfScale, float carafeScale, float[] out, float[] addend, float[] sum) {
         if (s != 1 && s != 2) throw new IllegalArgumentException("CARAFE scale must be 1 or 2, got " + s);
         int H = h * s, W = w * s, r = (k - 1) / 2, taps = k * k, wv = vectorWidth(W);
-        int dw = wv + 2 * s * r;                // buffer row: s r zeros, the s w (spread) values, zeros
-        int rows = s == 2 ? k : k + 1;          // source rows a pair of output rows reads
-        int cStride = rows * dw;                // ring floats per channel
+        int dw = ringRow(wv, s, k), rows = ringRows(s, k), cStride = rows * dw;
         int pairs = (H + 1) / 2, pairK = taps * 2 * wv, outPlane = H * W, inPlane = h * w;
         int bandPairs = Math.max(1, Math.min(pairs, KERNEL_BAND_BYTES / (4 * pairK))), bands = (pairs + bandPairs - 1) / bandPairs;
         int blocks = (C + 3) / 4;
@@ -616,11 +614,7 @@ final class VectorKernels {
                 int next = Integer.MIN_VALUE;   // the first source row not yet in the ring
                 for (int p = p0; p < p1; p++) {
                     int y0 = 2 * p, sy0 = (s == 2 ? p : y0) - r;
-                    for (int sy = Math.max(sy0, next); sy < sy0 + rows; sy++) {
-                        int slot = Math.floorMod(sy, rows) * dw;
-                        for (int cc = 0; cc < nc; cc++) loadSourceRow(x, (b * C + c + cc) * inPlane, h, w, s, r, sy, ring, cc * cStride + slot);
-                    }
-                    next = sy0 + rows;
+                    next = advanceRing(x, (b * C + c) * inPlane, inPlane, h, w, s, k, nc, sy0, next, ring, cStride);
                     int first = Math.floorMod(sy0, rows), kb = (b * pairs + p) * pairK;
                     boolean direct = nc == 4 && wholeVectors && y0 + 1 < H;
                     float[] dst = direct ? out : res, tileSelf = direct ? self : null;
@@ -667,7 +661,7 @@ final class VectorKernels {
                             float hrSelfScale, float[] lrOut, float[] hrOut, float[] sum) {
         if (!carafeFinalFits(C, w, 5, 3)) throw new IllegalArgumentException("carafeFinal: C % 4 and 2 w % " + L + " must be 0");
         int H = 2 * h, W = 2 * w, wv = W, pairs = h, outPlane = H * W, lrPlane = h * w;
-        int dwL = wv + 8, cStrideL = 5 * dwL, dwH = wv + 2, cStrideH = 4 * dwH;     // rings as in carafe: s r pads each side
+        int dwL = ringRow(wv, 2, 5), cStrideL = ringRows(2, 5) * dwL, dwH = ringRow(wv, 1, 3), cStrideH = ringRows(1, 3) * dwH;
         int pairKL = 25 * 2 * wv, pairKH = 9 * 2 * wv;
         int bandPairs = Math.max(1, Math.min(pairs, KERNEL_BAND_BYTES / (4 * (pairKL + pairKH)))), bands = (pairs + bandPairs - 1) / bandPairs;
         int blocks = C / 4;
@@ -681,16 +675,8 @@ final class VectorKernels {
                 int nextL = Integer.MIN_VALUE, nextH = Integer.MIN_VALUE;   // the first source rows not yet in the rings
                 for (int p = p0; p < p1; p++) {
                     int y0 = 2 * p, syL = p - 2, syH = y0 - 1;
-                    for (int sy = Math.max(syL, nextL); sy < syL + 5; sy++) {
-                        int slot = Math.floorMod(sy, 5) * dwL;
-                        for (int cc = 0; cc < 4; cc++) loadSourceRow(xl, (b * C + c + cc) * lrPlane, h, w, 2, 2, sy, ringL, cc * cStrideL + slot);
-                    }
-                    nextL = syL + 5;
-                    for (int sy = Math.max(syH, nextH); sy < syH + 4; sy++) {
-                        int slot = Math.floorMod(sy, 4) * dwH;
-                        for (int cc = 0; cc < 4; cc++) loadSourceRow(xh, (b * C + c + cc) * outPlane, H, W, 1, 1, sy, ringH, cc * cStrideH + slot);
-                    }
-                    nextH = syH + 4;
+                    nextL = advanceRing(xl, (b * C + c) * lrPlane, lrPlane, h, w, 2, 5, 4, syL, nextL, ringL, cStrideL);
+                    nextH = advanceRing(xh, (b * C + c) * outPlane, outPlane, H, W, 1, 3, 4, syH, nextH, ringH, cStrideH);
                     int d0 = (b * C + c) * outPlane + y0 * W;
                     carafeS2Tile4K5(ringL, cStrideL, dwL, 5, Math.floorMod(syL, 5), kpL, (b * pairs + p) * pairKL, wv, lrOut, d0, W, outPlane, null, 0f, 1f);
                     carafeS1Tile4K3(ringH, cStrideH, dwH, 4, Math.floorMod(syH, 4), kpH, (b * pairs + p) * pairKH, wv, hrOut, d0, W, outPlane, xh, hrSelfScale, -1f);
@@ -702,6 +688,27 @@ final class VectorKernels {
                 }
             }
         });
+    }
+
+    /** Floats per ring row of a reassembly with scale s and kernel k: s r zero pads each side of the (spread) row. */
+    private static int ringRow(int wv, int s, int k) { return wv + s * (k - 1); }
+
+    /** Source rows a pair of output rows reads (the ring's rows per channel): k for s = 2, k + 1 for s = 1. */
+    private static int ringRows(int s, int k) { return s == 2 ? k : k + 1; }
+
+    /**
+     * Brings the ring of nc channels (planes of x from plane0, inPlane apart) up to date for a pair whose source rows
+     * are sy0 .. sy0 + rows - 1: copies in those from max(sy0, next) on (the others are still there from the previous
+     * pair) and returns the first source row not yet in the ring.
+     */
+    private static int advanceRing(float[] x, int plane0, int inPlane, int h, int w, int s, int k, int nc, int sy0, int next,
+                                   float[] ring, int cStride) {
+        int rows = ringRows(s, k), dw = ringRow(vectorWidth(w * s), s, k), r = (k - 1) / 2;
+        for (int sy = Math.max(sy0, next); sy < sy0 + rows; sy++) {
+            int slot = Math.floorMod(sy, rows) * dw;
+            for (int cc = 0; cc < nc; cc++) loadSourceRow(x, plane0 + cc * inPlane, h, w, s, r, sy, ring, cc * cStride + slot);
+        }
+        return sy0 + rows;
     }
 
     /**
