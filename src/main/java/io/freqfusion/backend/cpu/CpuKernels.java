@@ -201,23 +201,7 @@ public final class CpuKernels {
      */
     public static void combineOffsets(Parallel par, float[] lrConv, float[] hrConv, float[] initPos, int B, int groups,
                                       int h, int w, float[] delta) {
-        int q8 = 8 * groups, H = 2 * h, W = 2 * w, lrScaleOff = q8 * h * w, hrScaleOff = 2 * groups * H * W;
-        par.forRange(B * q8, (from, to) -> {
-            for (int item = from; item < to; item++) {
-                int b = item / q8, q = item % q8;
-                int c = q / 4, i = (q / 2) % 2, j = q % 2;
-                int lrBase = (b * 2 * q8 + q) * h * w, hrBase = (b * 4 * groups + c) * H * W, dBase = (b * q8 + q) * h * w;
-                float pos = initPos[q];
-                for (int y = 0; y < h; y++) {
-                    for (int x = 0; x < w; x++) {
-                        int hp = hrBase + (2 * y + i) * W + 2 * x + j, lp = lrBase + y * w + x;
-                        float o = lrConv[lp] + hrConv[hp];
-                        float d = lrConv[lp + lrScaleOff] + hrConv[hp + hrScaleOff];
-                        delta[dBase + y * w + x] = o * (float) (1.0 / (1.0 + Math.exp(-d))) + pos;
-                    }
-                }
-            }
-        });
+        VectorKernels.combineOffsets(par, lrConv, hrConv, initPos, B, groups, h, w, delta);
     }
 
     /**

@@ -1128,6 +1128,71 @@ final class VectorKernels {
         }
     }
 
+    /**
+     * delta = O sigmoid(D) + init_pos (see CpuKernels#combineOffsets). Items are (batch, offset channel c, row parity
+     * i); the two column parities j are made together from whole HR rows, split into even and odd columns. The
+     * sigmoid uses the normaliser's exp (exactly rounded operations only), on e^-|D| so that its argument is <= 0;
+     * a row's tail past the last whole vector takes the same formula in scalars.
+     */
+    static void combineOffsets(Parallel par, float[] lrConv, float[] hrConv, float[] initPos, int B, int groups, int h, int w,
+                               float[] delta) {
+        int q8 = 8 * groups, H = 2 * h, W = 2 * w, n = h * w, lrScaleOff = q8 * n, hrScaleOff = 2 * groups * H * W;
+        int whole = w / L * L;
+        par.forRange(B * 2 * groups * 2, (from, to) -> {
+            FloatVector ln2Hi = FloatVector.broadcast(S, -EXP_LN2_HI), p2 = FloatVector.broadcast(S, EXP_P2);
+            FloatVector p3 = FloatVector.broadcast(S, EXP_P3), p4 = FloatVector.broadcast(S, EXP_P4), p5 = FloatVector.broadcast(S, EXP_P5);
+            for (int item = from; item < to; item++) {
+                int b = item / (4 * groups), c = (item / 2) % (2 * groups), i = item % 2;
+                for (int j = 0; j < 2; j++) {
+                    int q = c * 4 + i * 2 + j;
+                    int lrBase = (b * 2 * q8 + q) * n, dBase = (b * q8 + q) * n, hrBase = (b * 4 * groups + c) * H * W + i * W + j;
+                    float pos = initPos[q];
+                    FloatVector posV = FloatVector.broadcast(S, pos);
+                    for (int y = 0; y < h; y++) {
+                        int lp = lrBase + y * w, dp = dBase + y * w, hp = hrBase + 2 * y * W;
+                        for (int x = 0; x < whole; x += L) {
+                            FloatVector oa = FloatVector.fromArray(S, hrConv, hp - j + 2 * x), ob = FloatVector.fromArray(S, hrConv, hp - j + 2 * x + L);
+                            FloatVector sa = FloatVector.fromArray(S, hrConv, hp - j + hrScaleOff + 2 * x);
+                            FloatVector sb = FloatVector.fromArray(S, hrConv, hp - j + hrScaleOff + 2 * x + L);
+                            FloatVector hrO = j == 0 ? oa.rearrange(EVENS, ob) : oa.rearrange(ODDS, ob);
+                            FloatVector hrD = j == 0 ? sa.rearrange(EVENS, sb) : sa.rearrange(ODDS, sb);
+                            FloatVector o = FloatVector.fromArray(S, lrConv, lp + x).add(hrO);
+                            FloatVector d = FloatVector.fromArray(S, lrConv, lp + lrScaleOff + x).add(hrD);
+                            // e = exp(-|d|) as in normaliseInPlace; sigmoid(d) = 1 / (1 + e) for d >= 0, e / (1 + e) below
+                            FloatVector xe = d.abs().neg().max(EXP_MIN);
+                            FloatVector nr = xe.fma(LOG2E, EXP_ROUND), nn = nr.sub(EXP_ROUND);
+                            FloatVector r = nn.fma(ln2Hi, xe).add(nn.mul(-EXP_LN2_LO));
+                            FloatVector r2 = r.mul(r);
+                            FloatVector poly = r.fma(EXP_P0, EXP_P1).fma(r2, r.fma(p2, p3)).fma(r2, r.fma(p4, p5));
+                            FloatVector scale = ((jdk.incubator.vector.IntVector) nr.reinterpretAsInts()).add(127 - EXP_ROUND_BITS)
+                                    .lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+                            FloatVector e = poly.fma(r2, r).add(1f).mul(scale);
+                            FloatVector sig = FloatVector.broadcast(S, 1f).blend(e, d.compare(VectorOperators.LT, 0f)).div(e.add(1f));
+                            o.fma(sig, posV).intoArray(delta, dp + x);
+                        }
+                        for (int x = whole; x < w; x++) {
+                            float o = lrConv[lp + x] + hrConv[hp + 2 * x], d = lrConv[lp + lrScaleOff + x] + hrConv[hp + hrScaleOff + 2 * x];
+                            delta[dp + x] = o * sigmoid(d) + pos;
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /** The vector path's sigmoid in scalars: the same exp(-|d|) polynomial, rounding constant and reassembly. */
+    private static float sigmoid(float d) {
+        float xe = Math.max(-Math.abs(d), EXP_MIN);
+        float nr = Math.fma(xe, LOG2E, EXP_ROUND), nn = nr - EXP_ROUND;
+        float r = Math.fma(nn, -EXP_LN2_HI, xe) + nn * -EXP_LN2_LO;
+        float r2 = r * r;
+        float poly = Math.fma(Math.fma(Math.fma(r, EXP_P0, EXP_P1), r2, Math.fma(r, EXP_P2, EXP_P3)), r2, Math.fma(r, EXP_P4, EXP_P5));
+        float scale = Float.intBitsToFloat((Float.floatToRawIntBits(nr) + 127 - EXP_ROUND_BITS) << 23);
+        float e = Math.fma(poly, r2, r) + 1f;
+        e *= scale;
+        return (d < 0f ? e : 1f) / (e + 1f);
+    }
+
     // ------------------------------------------------------------------ channel-blocked resampling
 
     /*
