@@ -218,14 +218,9 @@ public final class CpuKernels {
         return VectorKernels.blockedSampling(C, groups);
     }
 
-    /** x (B, C, n) to out (B, C/8, n, 8): blocks of 8 channels, each channel-last; C a multiple of 8. */
-    public static void toChannelBlocks(Parallel par, float[] x, int B, int C, int n, float[] out) {
-        VectorKernels.toChannelBlocks(par, x, B, C, n, out);
-    }
-
     /**
-     * {@link #gridSampleBorder} with f in blocks of 8 channels, (B, C/8, 2h, 2w, 8) ({@link #toChannelBlocks}): plain
-     * loads instead of gathers, the same values; out stays (B, C, 2h, 2w). Needs {@link #blockedSampling}.
+     * {@link #gridSampleBorder}, same values and layouts, without gathers (each block of 8 channels sampled from a
+     * channel-last copy); out may be f itself. Needs {@link #blockedSampling}.
      */
     public static void gridSampleBlocked(Parallel par, float[] f, float[] delta, int B, int C, int groups, int h, int w, float[] out) {
         if (!blockedSampling(C, groups)) throw new IllegalArgumentException("blocked sampling needs 8k channels per group");

@@ -42,10 +42,9 @@ final class CpuModuleForward implements ModuleForward {
     private final float[] kpHigh;
     private final float[] sh, sl, invNormH, invNormL, hrConv, lrConv, delta;
     /**
-     * Whether the sampler reads the reassembled lr feature in blocks of 8 channels, each channel-last (plain loads
-     * instead of 4 gathers per vector of output pixels; sampling 0.53-0.56 and the whole resampler 0.74-0.80 at W3,
-     * 0.61-0.64 and 0.76-0.85 at W2, the copy into blocks included, in-process A/Bs): the reassembly then writes
-     * lr_out, still free, and lrPre holds the blocked copy.
+     * Whether the sampler works in blocks of 8 channels, each copied channel-last into a per-thread plane (plain loads
+     * instead of 4 gathers per vector of output pixels): it samples lr_out in place, so the reassembly writes lr_out
+     * and there is no lrPre.
      */
     private final boolean blockedSampling;
     /** Convolution weights packed for the tiles, shared by the module's forwards of all shapes. */
@@ -80,9 +79,9 @@ final class CpuModuleForward implements ModuleForward {
         zh = hp ? new float[nH * th] : null;
         upLr = semi ? null : new float[nH * Cl];
         boolean fr = cfg.featureResample();
-        lrPre = fr ? new float[nH * Cl] : null;
         int cs = cfg.samplerChannels(), g = cfg.featureResampleGroup();
         blockedSampling = fr && CpuKernels.blockedSampling(Cl, g);
+        lrPre = fr && !blockedSampling ? new float[nH * Cl] : null;
         sh = fr ? new float[nH * cs] : null;
         sl = fr ? new float[nL * cs] : null;
         invNormH = fr ? new float[nH] : null;
@@ -244,7 +243,7 @@ final class CpuModuleForward implements ModuleForward {
 
     /**
      * Section 6: offsets from (Q_h, P_l) and local similarities, then border grid-sampling of the reassembled lr
-     * feature (lrPre, or lrOut itself when sampled in channel blocks) into lrOut.
+     * feature (lrPre, or lrOut itself, in place, when sampled in channel blocks) into lrOut.
      */
     private void resample(float[] qh, float[] lrOut) {
         int cs = cfg.samplerChannels(), g = cfg.featureResampleGroup(), ke = cfg.encoderKernel(), pad = cfg.samplerPadding();
@@ -262,8 +261,7 @@ final class CpuModuleForward implements ModuleForward {
         conv2d(par, sh, B, H, W, packed.hrSampler, 1, pad, hrConv, scratch);
         combineOffsets(par, lrConv, hrConv, wt.initPos, B, g, h, w, delta);
         if (blockedSampling) {
-            toChannelBlocks(par, lrOut, B, Cl, nHW, lrPre);
-            gridSampleBlocked(par, lrPre, delta, B, Cl, g, h, w, lrOut);
+            gridSampleBlocked(par, lrOut, delta, B, Cl, g, h, w, lrOut);
         } else {
             gridSampleBorder(par, lrPre, delta, B, Cl, g, h, w, lrOut);
         }

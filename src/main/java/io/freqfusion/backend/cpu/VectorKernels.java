@@ -1244,32 +1244,15 @@ final class VectorKernels {
         u3.rearrange(UP4).blend(u7, ODD4).intoArray(dst, d0 + 7 * ds);
     }
 
-    /**
-     * x (B, C, n) to out (B, C/8, n, 8): blocks of 8 channels, each channel-last (pixel p of block k at
-     * ((b C/8 + k) n + p) 8); C a multiple of 8. Items: a block's runs of 256 pixels.
-     */
-    static void toChannelBlocks(Parallel par, float[] x, int B, int C, int n, float[] out) {
-        int runs = (n + 255) / 256, blocks = C / 8;
-        par.forRange(B * blocks * runs, (from, to) -> {
-            for (int item = from; item < to; item++) {
-                int bk = item / runs, p0 = (item % runs) * 256, p1 = Math.min(n, p0 + 256), whole = p0 + (p1 - p0) / 8 * 8;
-                int src = bk * 8 * n, dst = bk * 8 * n;     // (b C + 8 k) n and (b C/8 + k) n 8 coincide
-                for (int p = p0; p < whole; p += 8) transpose8(x, src + p, n, out, dst + 8 * p, 8);
-                for (int p = whole; p < p1; p++) {
-                    for (int k = 0; k < 8; k++) out[dst + 8 * p + k] = x[src + k * n + p];
-                }
-            }
-        });
-    }
-
-    private static final ThreadBuffer<float[]> SAMPLE_FRACTION = ThreadBuffer.floats();
+    private static final ThreadBuffer<float[]> SAMPLE_FRACTION = ThreadBuffer.floats(), SAMPLE_PLANE = ThreadBuffer.floats();
 
     /**
-     * gridSampleBorder with f in channel blocks (toChannelBlocks layout: (B, C/8, 2h, 2w, 8)); out stays channel-major.
-     * Needs blockedSampling. First, per output pixel and group, the four neighbours' pixel offsets and the two
-     * weights, with the same arithmetic as the channel-major sampler (same values); then each block of 8 channels,
-     * row by row: a neighbour's 8 channels are one load, and a block's sampled rows lie within a few rows of the
-     * output row in a plane of 8 floats per pixel, which mostly stays in L2.
+     * gridSampleBorder (same values, same layouts) for blockedSampling shapes; out may be f itself. First, per output
+     * pixel and group, the four neighbours' pixel offsets and the two weights, with the same arithmetic as the
+     * channel-major sampler; then per block of 8 channels: the block's planes copied channel-last into a per-thread
+     * plane (8 floats per pixel: a neighbour's 8 channels are one load; the plane stays in L2, where a whole-tensor
+     * channel-last copy would go through memory), then sampled row by row into the block's output planes, which
+     * only this item reads (hence in place is safe).
      */
     static void gridSampleBlocked(Parallel par, float[] f, float[] delta, int B, int C, int groups, int h, int w, float[] out) {
         int H = 2 * h, W = 2 * w, cpg = C / groups, q8 = 8 * groups, plane = H * W, wv = (W + 7) / 8 * 8, blocks = C / 8;
@@ -1296,16 +1279,22 @@ final class VectorKernels {
                 }
             }
         });
+        int whole = plane / 8 * 8;
         par.forRange(B * blocks, (from, to) -> {
             float[] tile = SAMPLE_TILE.get(64);
+            float[] pb = SAMPLE_PLANE.get(8 * plane);
             for (int bk = from; bk < to; bk++) {
-                int b = bk / blocks, c = (bk % blocks) * 8, g = c / cpg, src = bk * 8 * plane;
+                int b = bk / blocks, c = (bk % blocks) * 8, g = c / cpg, planes = bk * 8 * plane;   // (b C + c) plane
+                for (int p = 0; p < whole; p += 8) transpose8(f, planes + p, plane, pb, 8 * p, 8);
+                for (int p = whole; p < plane; p++) {
+                    for (int k = 0; k < 8; k++) pb[8 * p + k] = f[planes + k * plane + p];
+                }
                 for (int Y = 0; Y < H; Y++) {
                     int item = (b * groups + g) * H + Y, co = item * 4 * wv, fo = item * 2 * wv, d = (b * C + c) * plane + Y * W;
                     for (int X0 = 0; X0 < W; X0 += 8) {
                         for (int l = 0, k = co + 4 * X0, q = fo + 2 * X0; l < 8; l++, k += 4, q += 2) {
-                            FloatVector v00 = FloatVector.fromArray(S8, f, src + corner[k]), v01 = FloatVector.fromArray(S8, f, src + corner[k + 1]);
-                            FloatVector v10 = FloatVector.fromArray(S8, f, src + corner[k + 2]), v11 = FloatVector.fromArray(S8, f, src + corner[k + 3]);
+                            FloatVector v00 = FloatVector.fromArray(S8, pb, corner[k]), v01 = FloatVector.fromArray(S8, pb, corner[k + 1]);
+                            FloatVector v10 = FloatVector.fromArray(S8, pb, corner[k + 2]), v11 = FloatVector.fromArray(S8, pb, corner[k + 3]);
                             FloatVector ax = FloatVector.broadcast(S8, frac[q]), ay = FloatVector.broadcast(S8, frac[q + 1]);
                             FloatVector top = v01.sub(v00).fma(ax, v00), bot = v11.sub(v10).fma(ax, v10);
                             bot.sub(top).fma(ay, top).intoArray(tile, 8 * l);

@@ -400,32 +400,16 @@ class CpuKernelsTest {
     }
 
     @Test
-    void channelBlocksHoldEachPixelsEightChannelsTogether() {
-        java.util.Random rnd = new java.util.Random(17);
-        for (int[] cs : new int[][] {{1, 8, 64}, {2, 16, 45}, {1, 24, 7}}) {
-            int B = cs[0], C = cs[1], n = cs[2];
-            float[] x = new float[B * C * n], blocks = new float[B * C * n];
-            for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
-            CpuKernels.toChannelBlocks(PAR, x, B, C, n, blocks);
-            for (int b = 0; b < B; b++) for (int c = 0; c < C; c++) for (int p = 0; p < n; p++) {
-                assertEquals(x[(b * C + c) * n + p], blocks[((b * C / 8 + c / 8) * n + p) * 8 + c % 8], 0f,
-                        java.util.Arrays.toString(cs) + " b=" + b + " c=" + c + " p=" + p);
-            }
-        }
-    }
-
-    @Test
     void blockedSamplingGivesTheChannelMajorSamplersValues() {
-        // same neighbours, weights and arithmetic: identical outputs, for smooth and scattered offsets, widths that are
-        // and are not whole vectors, 1 and 2 blocks per group, batch 2
+        // same neighbours, weights and arithmetic: identical outputs, for smooth and scattered offsets, widths and planes
+        // that are and are not whole vectors, 1 and 2 blocks per group, batch 2; and in place
         assumeTrue(CpuKernels.blockedSampling(16, 2), "needs 256-bit vectors");
         java.util.Random rnd = new java.util.Random(23);
         for (int[] cs : new int[][] {{2, 2, 16, 5, 12}, {1, 4, 32, 6, 4}, {2, 1, 8, 3, 7}}) {
             int B = cs[0], G = cs[1], C = cs[2], h = cs[3], w = cs[4], n = 4 * h * w;
             assertTrue(CpuKernels.blockedSampling(C, G));
-            float[] f = new float[B * C * n], blocks = new float[f.length], delta = new float[B * 8 * G * h * w];
+            float[] f = new float[B * C * n], delta = new float[B * 8 * G * h * w];
             for (int i = 0; i < f.length; i++) f[i] = (float) rnd.nextGaussian();
-            CpuKernels.toChannelBlocks(PAR, f, B, C, n, blocks);
             for (int smooth = 0; smooth < 2; smooth++) {
                 for (int q = 0; q < B * 8 * G; q++) {
                     float shift = (float) rnd.nextGaussian() * 0.2f;
@@ -433,8 +417,11 @@ class CpuKernelsTest {
                 }
                 float[] want = new float[f.length], got = new float[f.length];
                 CpuKernels.gridSampleBorder(PAR, f, delta, B, C, G, h, w, want);
-                CpuKernels.gridSampleBlocked(PAR, blocks, delta, B, C, G, h, w, got);
+                CpuKernels.gridSampleBlocked(PAR, f, delta, B, C, G, h, w, got);
                 assertArrayEquals(want, got, 0f, java.util.Arrays.toString(cs) + " smooth=" + smooth);
+                float[] inPlace = f.clone();
+                CpuKernels.gridSampleBlocked(PAR, inPlace, delta, B, C, G, h, w, inPlace);
+                assertArrayEquals(want, inPlace, 0f, java.util.Arrays.toString(cs) + " smooth=" + smooth + " in place");
             }
         }
         assertFalse(CpuKernels.blockedSampling(12, 3));
