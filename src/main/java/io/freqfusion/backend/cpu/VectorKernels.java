@@ -1245,23 +1245,26 @@ final class VectorKernels {
     }
 
     private static final ThreadBuffer<float[]> SAMPLE_FRACTION = ThreadBuffer.floats(), SAMPLE_PLANE = ThreadBuffer.floats();
+    private static final ThreadBuffer<int[]> SAMPLE_ROWS = ThreadBuffer.ints();
 
     /**
      * gridSampleBorder (same values, same layouts) for blockedSampling shapes; out may be f itself. First, per output
      * pixel and group, the four neighbours' pixel offsets and the two weights, with the same arithmetic as the
-     * channel-major sampler; then per block of 8 channels: the block's planes copied channel-last into a per-thread
-     * plane (8 floats per pixel: a neighbour's 8 channels are one load; the plane stays in L2, where a whole-tensor
-     * channel-last copy would go through memory), then sampled row by row into the block's output planes, which
-     * only this item reads (hence in place is safe).
+     * channel-major sampler, and the last source row each output row reads; then per block of 8 channels, output row
+     * by output row: the block's source rows copied channel-last into a per-thread plane just before the first output
+     * row that reads them (8 floats per pixel: a neighbour's 8 channels are one load; the rows in use stay in L1/L2,
+     * where a whole-tensor channel-last copy goes through memory), then the row sampled into the block's output
+     * planes. Output row Y is written only once source rows 0 .. max(Y, its last row) are copied, and only this item
+     * reads the block's planes: in place is safe.
      */
     static void gridSampleBlocked(Parallel par, float[] f, float[] delta, int B, int C, int groups, int h, int w, float[] out) {
         int H = 2 * h, W = 2 * w, cpg = C / groups, q8 = 8 * groups, plane = H * W, wv = (W + 7) / 8 * 8, blocks = C / 8;
-        int[] corner = SAMPLE_INDEX.get(B * groups * H * 4 * wv);
+        int[] corner = SAMPLE_INDEX.get(B * groups * H * 4 * wv), lastRow = SAMPLE_ROWS.get(B * groups * H);
         float[] frac = SAMPLE_FRACTION.get(B * groups * H * 2 * wv);
         par.forRange(B * groups * H, (from, to) -> {
             for (int item = from; item < to; item++) {
                 int b = item / (groups * H), g = (item / H) % groups, Y = item % H, y = Y >> 1, i = Y & 1;
-                int co = item * 4 * wv, fo = item * 2 * wv;
+                int co = item * 4 * wv, fo = item * 2 * wv, last = 0;
                 for (int X = 0; X < wv; X++) {
                     int Xc = Math.min(X, W - 1), x = Xc >> 1, j = Xc & 1, phase = g * 4 + i * 2 + j;   // lanes past W repeat the last pixel
                     float dx = delta[(b * q8 + phase) * h * w + y * w + x];
@@ -1276,21 +1279,26 @@ final class VectorKernels {
                     corner[co + 4 * X + 3] = 8 * (p + below + right);
                     frac[fo + 2 * X] = ix - x0;
                     frac[fo + 2 * X + 1] = iy - y0;
+                    last = Math.max(last, y0 + (below == 0 ? 0 : 1));
                 }
+                lastRow[item] = last;
             }
         });
-        int whole = plane / 8 * 8;
         par.forRange(B * blocks, (from, to) -> {
             float[] tile = SAMPLE_TILE.get(64);
             float[] pb = SAMPLE_PLANE.get(8 * plane);
             for (int bk = from; bk < to; bk++) {
                 int b = bk / blocks, c = (bk % blocks) * 8, g = c / cpg, planes = bk * 8 * plane;   // (b C + c) plane
-                for (int p = 0; p < whole; p += 8) transpose8(f, planes + p, plane, pb, 8 * p, 8);
-                for (int p = whole; p < plane; p++) {
-                    for (int k = 0; k < 8; k++) pb[8 * p + k] = f[planes + k * plane + p];
-                }
+                int copied = 0;     // rows of the block already in pb: each is copied just before the first row that reads it
                 for (int Y = 0; Y < H; Y++) {
                     int item = (b * groups + g) * H + Y, co = item * 4 * wv, fo = item * 2 * wv, d = (b * C + c) * plane + Y * W;
+                    for (int need = Math.max(lastRow[item], Y); copied <= need; copied++) {   // row Y too: it is overwritten next
+                        int p = copied * W, end = p + W;
+                        for (; p + 8 <= end; p += 8) transpose8(f, planes + p, plane, pb, 8 * p, 8);
+                        for (; p < end; p++) {
+                            for (int k = 0; k < 8; k++) pb[8 * p + k] = f[planes + k * plane + p];
+                        }
+                    }
                     for (int X0 = 0; X0 < W; X0 += 8) {
                         for (int l = 0, k = co + 4 * X0, q = fo + 2 * X0; l < 8; l++, k += 4, q += 2) {
                             FloatVector v00 = FloatVector.fromArray(S8, pb, corner[k]), v01 = FloatVector.fromArray(S8, pb, corner[k + 1]);

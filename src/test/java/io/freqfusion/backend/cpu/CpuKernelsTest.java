@@ -410,18 +410,23 @@ class CpuKernelsTest {
             assertTrue(CpuKernels.blockedSampling(C, G));
             float[] f = new float[B * C * n], delta = new float[B * 8 * G * h * w];
             for (int i = 0; i < f.length; i++) f[i] = (float) rnd.nextGaussian();
-            for (int smooth = 0; smooth < 2; smooth++) {
+            for (int kind = 0; kind < 3; kind++) {
+                // 0: scattered in (-2.5, 2.5) LR pixels; 1: one small shift per offset channel; 2: every sample 1.5 LR
+                // pixels up (in place, output rows then get written before any later row reads them)
                 for (int q = 0; q < B * 8 * G; q++) {
                     float shift = (float) rnd.nextGaussian() * 0.2f;
-                    for (int p = 0; p < h * w; p++) delta[q * h * w + p] = smooth == 1 ? shift : (rnd.nextFloat() * 5f - 2.5f);
+                    boolean dy = (q % (8 * G)) >= 4 * G;
+                    for (int p = 0; p < h * w; p++) {
+                        delta[q * h * w + p] = kind == 0 ? rnd.nextFloat() * 5f - 2.5f : kind == 1 ? shift : dy ? -1.5f : 0.1f;
+                    }
                 }
                 float[] want = new float[f.length], got = new float[f.length];
                 CpuKernels.gridSampleBorder(PAR, f, delta, B, C, G, h, w, want);
                 CpuKernels.gridSampleBlocked(PAR, f, delta, B, C, G, h, w, got);
-                assertArrayEquals(want, got, 0f, java.util.Arrays.toString(cs) + " smooth=" + smooth);
+                assertArrayEquals(want, got, 0f, java.util.Arrays.toString(cs) + " kind=" + kind);
                 float[] inPlace = f.clone();
                 CpuKernels.gridSampleBlocked(PAR, inPlace, delta, B, C, G, h, w, inPlace);
-                assertArrayEquals(want, inPlace, 0f, java.util.Arrays.toString(cs) + " smooth=" + smooth + " in place");
+                assertArrayEquals(want, inPlace, 0f, java.util.Arrays.toString(cs) + " kind=" + kind + " in place");
             }
         }
         assertFalse(CpuKernels.blockedSampling(12, 3));
