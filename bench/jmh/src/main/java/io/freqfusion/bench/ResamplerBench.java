@@ -13,7 +13,9 @@ import static io.freqfusion.bench.BenchData.*;
  * The offset-guided feature resampler (spec section 6) of the paper configuration at W2, in the order the CPU
  * forward runs it (CpuModuleForward.resample): GroupNorm of Q_h and P_l into the sampler buffers, local cosine
  * similarity (8 neighbours), the four 3x3 offset/scale convolutions, combineOffsets, border grid-sampling of
- * the (1, 256, 64, 64) pre-resample lr output.
+ * the (1, 256, 64, 64) pre-resample lr output; and the sampling step alone in its two forms, at offsets spread
+ * like the bench workload's (normal, sigma 0.75 LR pixels: median |delta| ~0.5, as measured there, so that most
+ * vectors of samples are not consecutive pixels).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -64,7 +66,7 @@ public class ResamplerBench {
         hrSampler = ConvWeights.pack(concat(hrOffW, hrScaleW), concat(hrOffB, hrScaleB), 4 * G, CS, K_ENC);
         hrConv = new float[nH * 4 * G];
         lrConv = new float[nL * 16 * G];
-        delta = new float[nL * 8 * G];
+        delta = normal(nL * 8 * G, 0.75f, 13);
         scratch = new float[CpuKernels.convScratch(B, CS, H, W, K_ENC, PAD)];
     }
 
@@ -87,7 +89,22 @@ public class ResamplerBench {
         CpuKernels.conv2d(par, sl, B, h, w, lrSampler, 1, PAD, lrConv, scratch);
         CpuKernels.conv2d(par, sh, B, H, W, hrSampler, 1, PAD, hrConv, scratch);
         CpuKernels.combineOffsets(par, lrConv, hrConv, initPos, B, G, h, w, delta);
+        if (CpuKernels.blockedSampling(C, G)) CpuKernels.gridSampleBlocked(par, lrPre, delta, B, C, G, h, w, lrOut);
+        else CpuKernels.gridSampleBorder(par, lrPre, delta, B, C, G, h, w, lrOut);
+        return lrOut;
+    }
+
+    /** The sampling step alone, channel-major with gathers (the path for groups of other than 8k channels). */
+    @Benchmark
+    public float[] gridSampleGathers() {
         CpuKernels.gridSampleBorder(par, lrPre, delta, B, C, G, h, w, lrOut);
+        return lrOut;
+    }
+
+    /** The sampling step alone, per 8-channel block from a channel-last copy (the forward's path here). */
+    @Benchmark
+    public float[] gridSampleBlocked() {
+        CpuKernels.gridSampleBlocked(par, lrPre, delta, B, C, G, h, w, lrOut);
         return lrOut;
     }
 }
