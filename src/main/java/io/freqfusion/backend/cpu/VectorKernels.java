@@ -624,7 +624,7 @@ final class VectorKernels {
                     } else if (nc == 4 && s == 2) {
                         carafeS2Tile4(ring, cStride, dw, rows, first, k, packed, kb, wv, dst, d0, rs, cs, tileSelf, selfScale, carafeScale);
                     } else if (nc == 4 && k == 3) {
-                        carafeS1Tile4K3(ring, cStride, dw, rows, first, packed, kb, wv, dst, d0, rs, cs, tileSelf, selfScale, carafeScale);
+                        carafeS1Tile4K3(ring, cStride, dw, rows, first, packed, kb, wv, dst, d0, rs, cs, tileSelf, self == x, selfScale, carafeScale);
                     } else if (nc == 4) {
                         carafeS1Tile4(ring, cStride, dw, rows, first, k, packed, kb, wv, dst, d0, rs, cs, tileSelf, selfScale, carafeScale);
                     } else {
@@ -679,7 +679,7 @@ final class VectorKernels {
                     nextH = advanceRing(xh, (b * C + c) * outPlane, outPlane, H, W, 1, 3, 4, syH, nextH, ringH, cStrideH);
                     int d0 = (b * C + c) * outPlane + y0 * W;
                     carafeS2Tile4K5(ringL, cStrideL, dwL, 5, Math.floorMod(syL, 5), kpL, (b * pairs + p) * pairKL, wv, lrOut, d0, W, outPlane, null, 0f, 1f);
-                    carafeS1Tile4K3(ringH, cStrideH, dwH, 4, Math.floorMod(syH, 4), kpH, (b * pairs + p) * pairKH, wv, hrOut, d0, W, outPlane, xh, hrSelfScale, -1f);
+                    carafeS1Tile4K3(ringH, cStrideH, dwH, 4, Math.floorMod(syH, 4), kpH, (b * pairs + p) * pairKH, wv, hrOut, d0, W, outPlane, xh, true, hrSelfScale, -1f);
                     if (sum != null) {
                         for (int cc = 0; cc < 4; cc++) {
                             for (int i = 0; i < 2; i++) addRow(hrOut, lrOut, sum, d0 + cc * outPlane + i * W, W);
@@ -889,9 +889,11 @@ final class VectorKernels {
      * the offsets in the addressing modes and needs no inner loop.
      */
     private static void carafeS1Tile4K3(float[] d, int cStride, int dw, int rows, int first, float[] kr, int kb, int wv, float[] res, int d0, int rs, int cs,
-                                        float[] self, float selfScale, float carafeScale) {
+                                        float[] self, boolean selfInRing, float selfScale, float carafeScale) {
         int t2 = 2 * L, tapRow = 3 * t2, c2 = 2 * cStride, c3 = 3 * cStride;
         int s0 = first * dw, s1 = (first + 1) % rows * dw, s2 = (first + 2) % rows * dw, s3 = (first + 3) % rows * dw;
+        boolean ringResidual = self != null && selfInRing;
+        FloatVector ss = FloatVector.broadcast(S, selfScale);
         for (int X = 0, kv = kb; X < wv; X += L, kv += 9 * 2 * L) {
             FloatVector a00 = FloatVector.zero(S), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
             // ring row 0: tap row 0 of row Y
@@ -932,6 +934,19 @@ final class VectorKernels {
                 a21 = FloatVector.fromArray(S, d, row + c2).fma(k1, a21);
                 a31 = FloatVector.fromArray(S, d, row + c3).fma(k1, a31);
             }
+            if (ringResidual) {
+                // the residual from the ring's centre taps (the source is self: its rows Y and Y+1 are ring rows 1 and
+                // 2), in registers: no second pass over the output rows and no read of self from memory
+                int m0 = s1 + X + 1, m1 = s2 + X + 1;
+                a00 = FloatVector.fromArray(S, d, m0).fma(ss, a00.mul(carafeScale));
+                a01 = FloatVector.fromArray(S, d, m1).fma(ss, a01.mul(carafeScale));
+                a10 = FloatVector.fromArray(S, d, m0 + cStride).fma(ss, a10.mul(carafeScale));
+                a11 = FloatVector.fromArray(S, d, m1 + cStride).fma(ss, a11.mul(carafeScale));
+                a20 = FloatVector.fromArray(S, d, m0 + c2).fma(ss, a20.mul(carafeScale));
+                a21 = FloatVector.fromArray(S, d, m1 + c2).fma(ss, a21.mul(carafeScale));
+                a30 = FloatVector.fromArray(S, d, m0 + c3).fma(ss, a30.mul(carafeScale));
+                a31 = FloatVector.fromArray(S, d, m1 + c3).fma(ss, a31.mul(carafeScale));
+            }
             int o = d0 + X;
             a00.intoArray(res, o);
             a01.intoArray(res, o + rs);
@@ -942,7 +957,7 @@ final class VectorKernels {
             a30.intoArray(res, o + 3 * cs);
             a31.intoArray(res, o + 3 * cs + rs);
         }
-        if (self != null) residualRows(res, d0, rs, cs, wv, self, selfScale, carafeScale);
+        if (self != null && !selfInRing) residualRows(res, d0, rs, cs, wv, self, selfScale, carafeScale);
     }
 
     /**

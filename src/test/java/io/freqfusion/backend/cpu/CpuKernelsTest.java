@@ -400,6 +400,25 @@ class CpuKernelsTest {
     }
 
     @Test
+    void residualFromTheRingEqualsTheResidualFromSelf() {
+        // 2 X - CARAFE(X, K, 3, s=1): with self the source array itself the tile takes self from its ring rows; a copy
+        // of X as self goes through the separate residual pass: the same values, bit for bit
+        java.util.Random rnd = new java.util.Random(41);
+        int B = 2, C = 8, H = 6, W = 16, n = H * W;
+        float[] x = new float[B * C * n], K = new float[B * 9 * n];
+        for (float[] a : new float[][] {x, K}) for (int i = 0; i < a.length; i++) a[i] = (float) rnd.nextGaussian();
+        float[] packed = new float[CpuKernels.packedKernelSize(B, 9, H, W)];
+        CpuKernels.packKernel(PAR, K, B, 9, H, W, packed);
+        float[] fromRing = new float[x.length], fromCopy = new float[x.length];
+        CpuKernels.carafe(PAR, x, B, C, H, W, packed, 3, 1, x, 2f, -1f, fromRing);
+        CpuKernels.carafe(PAR, x, B, C, H, W, packed, 3, 1, x.clone(), 2f, -1f, fromCopy);
+        assertArrayEquals(fromCopy, fromRing, 0f);
+        float[] plain = new float[x.length];
+        CpuKernels.carafe(PAR, x, B, C, H, W, packed, 3, 1, null, 0f, 1f, plain);
+        for (int i = 0; i < x.length; i++) assertEquals(2f * x[i] - plain[i], fromRing[i], 1e-5f * (1 + Math.abs(x[i])));
+    }
+
+    @Test
     void blockedSamplingGivesTheChannelMajorSamplersValues() {
         // same neighbours, weights and arithmetic: identical outputs, for smooth and scattered offsets, widths and planes
         // that are and are not whole vectors, 1 and 2 blocks per group, batch 2; and in place
