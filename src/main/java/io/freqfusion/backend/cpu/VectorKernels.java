@@ -748,7 +748,9 @@ final class VectorKernels {
     // (first + j) mod rows. Results go to res[d0 + c cs + i rs + X] (channel c, row i of the pair); when self is
     // non-null, res is out and the tile then applies out = selfScale self + carafeScale CARAFE over its rows
     // (residualRows, while they are in L1; in-process A/B against the same arithmetic on the accumulators before
-    // the stores: X_l 1.00, X_h 1.00-1.01 at W2, all reassemblies 0.94-0.95 at W3).
+    // the stores: X_l 1.00, X_h 1.00-1.01 at W2, all reassemblies 0.94-0.95 at W3). The exception is the k = 3, s = 1
+    // tile when self is the source itself (X_h, P_h): self's rows are then in the ring, and the residual is taken
+    // from there on the accumulators (X_h's pass 0.85-0.92: no read of self from memory).
 
     /**
      * s = 2, four channels x the pair's two output rows: both rows read the same spread source rows, so each source
@@ -962,7 +964,8 @@ final class VectorKernels {
 
     /**
      * res[p] = selfScale self[p] + carafeScale res[p] for the rows a 4-channel tile just wrote (p = o + c cs + i rs + X,
-     * c < 4, i < 2, X < width): the residual of X_h's and P_h's reassembly, applied while the rows are in L1.
+     * c < 4, i < 2, X < width): the residual where the tile does not take self from its ring (Z_l and Z_h, whose self
+     * is the HR logits; s = 1 with k other than 3), applied while the rows are in L1.
      */
     private static void residualRows(float[] res, int o, int rs, int cs, int width, float[] self, float selfScale, float carafeScale) {
         FloatVector ss = FloatVector.broadcast(S, selfScale);
@@ -1065,38 +1068,43 @@ final class VectorKernels {
     private static final ThreadBuffer<boolean[]> SAMPLE_RUN = ThreadBuffer.booleans();
 
     /**
-     * Bilinear border sampling of f (B, C, 2h, 2w) at the offsets delta (B, 8G, h, w) (see CpuKernels#gridSampleBorder).
-     * First the four neighbour indices and two weights of every output pixel, per offset group (the group's channels
-     * share them); then each channel plane is sampled row by row, top to bottom, gathering a vector of pixels at a
-     * time. Channel-major order keeps the reads of a plane close together and in order: sampled row by row across
-     * all channels, every row would miss the cache.
+     * Both samplers' table, per output row item = (b, g, Y) of (B, groups, 2h) and X < wv = vectorWidth(2w) (lanes past
+     * the row repeat its last pixel): the four neighbours' pixel indices in the plane, border-clamped, times unit (q:
+     * top-left, top-right, bottom-left, bottom-right) and the x and y weights. Rows for the gathers (unit 1): index q
+     * at idx[item 4 wv + q wv + X], weights at wgt[item 2 wv + X] and wgt[item 2 wv + wv + X]; per pixel for the
+     * blocked sampler (unit 8, floats per pixel of its plane): idx[item 4 wv + 4 X + q], wgt[item 2 wv + 2 X] and
+     * [.. + 1] (one stream instead of six: the blocked sampler took 0.93 of its time with the rows). With consecutive non-null,
+     * per vector of L pixels whether all its 4 x L neighbours are runs of consecutive pixels (plain loads then do for
+     * gathers; rows only); with lastRow non-null, the last source row the output row reads.
      */
-    static void gridSampleBorder(Parallel par, float[] f, float[] delta, int B, int C, int groups, int h, int w, float[] out) {
-        int H = 2 * h, W = 2 * w, cpg = C / groups, q8 = 8 * groups, plane = H * W, wv = vectorWidth(W);
-        int rowInts = 4 * wv, rowFloats = 2 * wv;                   // per output row: 4 index rows, 2 weight rows
-        int[] idx = SAMPLE_INDEX.get(B * groups * H * rowInts);
-        float[] wgt = SAMPLE_WEIGHT.get(B * groups * H * rowFloats);
-        boolean[] consecutive = SAMPLE_RUN.get(B * groups * H * (wv / L));
+    private static void sampleTable(Parallel par, float[] delta, int B, int groups, int h, int w, int unit, int[] idx, float[] wgt,
+                                    boolean[] consecutive, int[] lastRow) {
+        int H = 2 * h, W = 2 * w, q8 = 8 * groups, wv = vectorWidth(W), rowInts = 4 * wv, rowFloats = 2 * wv;
+        boolean rows = unit == 1;
+        int qs = rows ? wv : 1, xs = rows ? 1 : 4, ys = rows ? wv : 1, xw = rows ? 1 : 2;   // strides: corner, pixel; y weight, pixel
         par.forRange(B * groups * H, (from, to) -> {
             for (int item = from; item < to; item++) {
                 int b = item / (groups * H), g = (item / H) % groups, Y = item % H;
-                int y = Y >> 1, i = Y & 1, io = item * rowInts, wo = item * rowFloats;
+                int y = Y >> 1, i = Y & 1, io = item * rowInts, wo = item * rowFloats, last = 0;
                 for (int X = 0; X < wv; X++) {
-                    int x = Math.min(X, W - 1) >> 1, j = Math.min(X, W - 1) & 1;   // lanes past W repeat the last pixel
+                    int x = Math.min(X, W - 1) >> 1, j = Math.min(X, W - 1) & 1;
                     int phase = g * 4 + i * 2 + j;
                     float dx = delta[(b * q8 + phase) * h * w + y * w + x];
                     float dy = delta[(b * q8 + 4 * groups + phase) * h * w + y * w + x];
                     float ix = Math.min(Math.max(2f * (x + 0.5f + dx) - 0.5f, 0f), W - 1);
                     float iy = Math.min(Math.max(2f * (y + 0.5f + dy) - 0.5f, 0f), H - 1);
                     int x0 = (int) ix, y0 = (int) iy;
-                    int p = y0 * W + x0, right = x0 + 1 < W ? 1 : 0, below = y0 + 1 < H ? W : 0;   // clamped at the border
-                    idx[io + X] = p;
-                    idx[io + wv + X] = p + right;
-                    idx[io + 2 * wv + X] = p + below;
-                    idx[io + 3 * wv + X] = p + below + right;
-                    wgt[wo + X] = ix - x0;
-                    wgt[wo + wv + X] = iy - y0;
+                    int p = y0 * W + x0, right = x0 + 1 < W ? 1 : 0, below = y0 + 1 < H ? W : 0, k = io + X * xs, q = wo + X * xw;
+                    idx[k] = unit * p;
+                    idx[k + qs] = unit * (p + right);
+                    idx[k + 2 * qs] = unit * (p + below);
+                    idx[k + 3 * qs] = unit * (p + below + right);
+                    wgt[q] = ix - x0;
+                    wgt[q + ys] = iy - y0;
+                    last = Math.max(last, below == 0 ? y0 : y0 + 1);
                 }
+                if (lastRow != null) lastRow[item] = last;
+                if (consecutive == null) continue;
                 // A vector whose 4 x L neighbours are consecutive pixels (offsets whose integer parts agree across the
                 // vector: always at the reference init, common for smooth learned offsets) is read with plain loads.
                 for (int X = 0; X < wv; X += L) {
@@ -1109,6 +1117,22 @@ final class VectorKernels {
                 }
             }
         });
+    }
+
+    /**
+     * Bilinear border sampling of f (B, C, 2h, 2w) at the offsets delta (B, 8G, h, w) (see CpuKernels#gridSampleBorder).
+     * First the four neighbour indices and two weights of every output pixel, per offset group (the group's channels
+     * share them); then each channel plane is sampled row by row, top to bottom, gathering a vector of pixels at a
+     * time. Channel-major order keeps the reads of a plane close together and in order: sampled row by row across
+     * all channels, every row would miss the cache.
+     */
+    static void gridSampleBorder(Parallel par, float[] f, float[] delta, int B, int C, int groups, int h, int w, float[] out) {
+        int H = 2 * h, W = 2 * w, cpg = C / groups, plane = H * W, wv = vectorWidth(W);
+        int rowInts = 4 * wv, rowFloats = 2 * wv;
+        int[] idx = SAMPLE_INDEX.get(B * groups * H * rowInts);
+        float[] wgt = SAMPLE_WEIGHT.get(B * groups * H * rowFloats);
+        boolean[] consecutive = SAMPLE_RUN.get(B * groups * H * (wv / L));
+        sampleTable(par, delta, B, groups, h, w, 1, idx, wgt, consecutive, null);
         par.forRange(B * C, (from, to) -> {
             for (int bc = from; bc < to; bc++) {
                 int b = bc / C, g = (bc % C) / cpg, p0 = bc * plane;
@@ -1259,13 +1283,13 @@ final class VectorKernels {
         u3.rearrange(UP4).blend(u7, ODD4).intoArray(dst, d0 + 7 * ds);
     }
 
-    private static final ThreadBuffer<float[]> SAMPLE_FRACTION = ThreadBuffer.floats(), SAMPLE_PLANE = ThreadBuffer.floats();
+    private static final ThreadBuffer<float[]> SAMPLE_PLANE = ThreadBuffer.floats();
     private static final ThreadBuffer<int[]> SAMPLE_ROWS = ThreadBuffer.ints();
 
     /**
-     * gridSampleBorder (same values, same layouts) for blockedSampling shapes; out may be f itself. First, per output
-     * pixel and group, the four neighbours' pixel offsets and the two weights, with the same arithmetic as the
-     * channel-major sampler, and the last source row each output row reads; then per block of 8 channels, output row
+     * gridSampleBorder (same values, same layouts) for blockedSampling shapes; out may be f itself. First the samplers'
+     * table (sampleTable: per output pixel and group the four neighbours and two weights), with the last source row
+     * each output row reads; then per block of 8 channels, output row
      * by output row: the block's source rows copied channel-last into a per-thread plane just before the first output
      * row that reads them (8 floats per pixel: a neighbour's 8 channels are one load; the rows in use stay in L1/L2,
      * where a whole-tensor channel-last copy goes through memory), then the row sampled into the block's output
@@ -1273,32 +1297,10 @@ final class VectorKernels {
      * reads the block's planes: in place is safe.
      */
     static void gridSampleBlocked(Parallel par, float[] f, float[] delta, int B, int C, int groups, int h, int w, float[] out) {
-        int H = 2 * h, W = 2 * w, cpg = C / groups, q8 = 8 * groups, plane = H * W, wv = (W + 7) / 8 * 8, blocks = C / 8;
-        int[] corner = SAMPLE_INDEX.get(B * groups * H * 4 * wv), lastRow = SAMPLE_ROWS.get(B * groups * H);
-        float[] frac = SAMPLE_FRACTION.get(B * groups * H * 2 * wv);
-        par.forRange(B * groups * H, (from, to) -> {
-            for (int item = from; item < to; item++) {
-                int b = item / (groups * H), g = (item / H) % groups, Y = item % H, y = Y >> 1, i = Y & 1;
-                int co = item * 4 * wv, fo = item * 2 * wv, last = 0;
-                for (int X = 0; X < wv; X++) {
-                    int Xc = Math.min(X, W - 1), x = Xc >> 1, j = Xc & 1, phase = g * 4 + i * 2 + j;   // lanes past W repeat the last pixel
-                    float dx = delta[(b * q8 + phase) * h * w + y * w + x];
-                    float dy = delta[(b * q8 + 4 * groups + phase) * h * w + y * w + x];
-                    float ix = Math.min(Math.max(2f * (x + 0.5f + dx) - 0.5f, 0f), W - 1);
-                    float iy = Math.min(Math.max(2f * (y + 0.5f + dy) - 0.5f, 0f), H - 1);
-                    int x0 = (int) ix, y0 = (int) iy;
-                    int p = y0 * W + x0, right = x0 + 1 < W ? 1 : 0, below = y0 + 1 < H ? W : 0;
-                    corner[co + 4 * X] = 8 * p;
-                    corner[co + 4 * X + 1] = 8 * (p + right);
-                    corner[co + 4 * X + 2] = 8 * (p + below);
-                    corner[co + 4 * X + 3] = 8 * (p + below + right);
-                    frac[fo + 2 * X] = ix - x0;
-                    frac[fo + 2 * X + 1] = iy - y0;
-                    last = Math.max(last, y0 + (below == 0 ? 0 : 1));
-                }
-                lastRow[item] = last;
-            }
-        });
+        int H = 2 * h, W = 2 * w, cpg = C / groups, plane = H * W, wv = vectorWidth(W), blocks = C / 8;
+        int[] idx = SAMPLE_INDEX.get(B * groups * H * 4 * wv), lastRow = SAMPLE_ROWS.get(B * groups * H);
+        float[] wgt = SAMPLE_WEIGHT.get(B * groups * H * 2 * wv);
+        sampleTable(par, delta, B, groups, h, w, 8, idx, wgt, null, lastRow);
         par.forRange(B * blocks, (from, to) -> {
             float[] tile = SAMPLE_TILE.get(64);
             float[] pb = SAMPLE_PLANE.get(8 * plane);
@@ -1306,7 +1308,7 @@ final class VectorKernels {
                 int b = bk / blocks, c = (bk % blocks) * 8, g = c / cpg, planes = bk * 8 * plane;   // (b C + c) plane
                 int copied = 0;     // rows of the block already in pb: each is copied just before the first row that reads it
                 for (int Y = 0; Y < H; Y++) {
-                    int item = (b * groups + g) * H + Y, co = item * 4 * wv, fo = item * 2 * wv, d = (b * C + c) * plane + Y * W;
+                    int item = (b * groups + g) * H + Y, io = item * 4 * wv, wo = item * 2 * wv, d = (b * C + c) * plane + Y * W;
                     for (int need = Math.max(lastRow[item], Y); copied <= need; copied++) {   // row Y too: it is overwritten next
                         int p = copied * W, end = p + W;
                         for (; p + 8 <= end; p += 8) transpose8(f, planes + p, plane, pb, 8 * p, 8);
@@ -1315,10 +1317,10 @@ final class VectorKernels {
                         }
                     }
                     for (int X0 = 0; X0 < W; X0 += 8) {
-                        for (int l = 0, k = co + 4 * X0, q = fo + 2 * X0; l < 8; l++, k += 4, q += 2) {
-                            FloatVector v00 = FloatVector.fromArray(S8, pb, corner[k]), v01 = FloatVector.fromArray(S8, pb, corner[k + 1]);
-                            FloatVector v10 = FloatVector.fromArray(S8, pb, corner[k + 2]), v11 = FloatVector.fromArray(S8, pb, corner[k + 3]);
-                            FloatVector ax = FloatVector.broadcast(S8, frac[q]), ay = FloatVector.broadcast(S8, frac[q + 1]);
+                        for (int l = 0, k = io + 4 * X0, q = wo + 2 * X0; l < 8; l++, k += 4, q += 2) {   // pixel X0 + l
+                            FloatVector v00 = FloatVector.fromArray(S8, pb, idx[k]), v01 = FloatVector.fromArray(S8, pb, idx[k + 1]);
+                            FloatVector v10 = FloatVector.fromArray(S8, pb, idx[k + 2]), v11 = FloatVector.fromArray(S8, pb, idx[k + 3]);
+                            FloatVector ax = FloatVector.broadcast(S8, wgt[q]), ay = FloatVector.broadcast(S8, wgt[q + 1]);
                             FloatVector top = v01.sub(v00).fma(ax, v00), bot = v11.sub(v10).fma(ax, v10);
                             bot.sub(top).fma(ay, top).intoArray(tile, 8 * l);
                         }
