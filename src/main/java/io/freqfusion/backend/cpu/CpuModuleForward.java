@@ -179,7 +179,7 @@ final class CpuModuleForward implements ModuleForward {
                 clock.lap(Stage.REASSEMBLE);
                 normalisePacked(par, zh, B, th, H, W, wt.hammingHighpass, null, kpHigh);            // K_h
                 clock.lap(Stage.NORMALISE);
-                carafeFinal(par, xl, xh, B, Cl, h, w, kp, kpHigh, cfg.hrResidual() ? 2f : 1f, lrOut, hrOut, sum);
+                carafeFinal(par, xl, xh, B, Cl, h, w, kp, kpHigh, hrSelfScale(), lrOut, hrOut, sum);
                 clock.lap(Stage.REASSEMBLE);
                 return;
             }
@@ -231,15 +231,17 @@ final class CpuModuleForward implements ModuleForward {
         if (cfg.useHighPass()) {
             normalisePacked(par, zh, B, th, H, W, wt.hammingHighpass, null, kp);                   // K_h
             clock.lap(Stage.NORMALISE);
-            float selfScale = cfg.hrResidual() ? 2f : 1f;
-            if (sum != null) carafeAndAdd(par, xh, B, Ch, H, W, kp, cfg.highpassKernel(), 1, xh, selfScale, -1f, hrOut, lrOut, sum);
-            else carafe(par, xh, B, Ch, H, W, kp, cfg.highpassKernel(), 1, xh, selfScale, -1f, hrOut);
+            if (sum != null) carafeAndAdd(par, xh, B, Ch, H, W, kp, cfg.highpassKernel(), 1, xh, hrSelfScale(), -1f, hrOut, lrOut, sum);
+            else carafe(par, xh, B, Ch, H, W, kp, cfg.highpassKernel(), 1, xh, hrSelfScale(), -1f, hrOut);
         } else {
             System.arraycopy(xh, 0, hrOut, 0, B * Ch * H * W);
             if (sum != null) VectorKernels.add(par, hrOut, lrOut, sum);
         }
         clock.lap(Stage.REASSEMBLE);
     }
+
+    /** X_h's factor in hr_out = f X_h - CARAFE(X_h, K_h): 2 with the hr residual (the module's default), else 1. */
+    private float hrSelfScale() { return cfg.hrResidual() ? 2f : 1f; }
 
     /**
      * Section 6: offsets from (Q_h, P_l) and local similarities, then border grid-sampling of the reassembled lr
