@@ -220,9 +220,10 @@ public final class Main {
                     long s = System.nanoTime();
                     runner.runInto(inputs, outputs, stages);
                     ms[i] = (System.nanoTime() - s) / 1e6;
-                    out.printf(Locale.ROOT, "run %d: %.3f ms%n", i + 1, ms[i]);
                 }
+                // read before printing: the per-run lines allocate (formatting), the forwards must not
                 long allocPerOp = Math.max(0, (mx.getTotalThreadAllocatedBytes() - alloc0) / runs);
+                for (int i = 0; i < runs; i++) out.printf(Locale.ROOT, "run %d: %.3f ms%n", i + 1, ms[i]);
                 double[] sorted = ms.clone();
                 Arrays.sort(sorted);
                 double median = runs % 2 == 1 ? sorted[runs / 2] : (sorted[runs / 2 - 1] + sorted[runs / 2]) / 2;

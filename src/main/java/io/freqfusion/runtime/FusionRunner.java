@@ -27,6 +27,8 @@ public final class FusionRunner implements AutoCloseable {
     private final java.util.LinkedHashMap<ShapeKey, Plan> plans = new java.util.LinkedHashMap<>(16, 0.75f, true);
     private final int maxCachedShapes;
     private volatile long maxCachedBytes = Long.MAX_VALUE;
+    /** The plan of the last completed run, for the repeat-shape path of {@link #runInto}. */
+    private volatile Plan lastRun;
 
     public FusionRunner(FusionModel model, Backend backend, int maxCachedShapes) {
         this.model = model;
@@ -92,6 +94,22 @@ public final class FusionRunner implements AutoCloseable {
      * makes a run allocation-free in the steady state.
      */
     public void runInto(Map<String, Tensor> inputs, Map<String, Tensor> outputs, StageTimes times) {
+        // The same shapes as the last run (the steady state of a benchmark or a busy deployment): its plan, checked
+        // tensor by tensor, without building the shape maps and key of the general path (nothing allocated).
+        Plan last = lastRun;
+        if (last != null && last.matches(inputs, outputs)) {
+            synchronized (plans) {
+                if (plans.get(last.key) != last) last = null;   // evicted (or replaced): the general path
+            }
+            if (last != null) {
+                synchronized (last) {
+                    if (!last.closed) {
+                        execute(last, inputs, outputs, times);
+                        return;
+                    }
+                }
+            }
+        }
         Map<String, int[]> shapes = new LinkedHashMap<>();
         inputs.forEach((k, v) -> shapes.put(k, v.shape()));
         Map<String, int[]> outShapes = model.outputShapes(shapes);
@@ -104,6 +122,7 @@ public final class FusionRunner implements AutoCloseable {
             synchronized (plan) {
                 if (plan.closed) continue;   // evicted between lookup and run: prepare it again
                 execute(plan, inputs, outputs, times);
+                lastRun = plan;
                 return;
             }
         }
@@ -114,7 +133,7 @@ public final class FusionRunner implements AutoCloseable {
         synchronized (plans) {
             Plan p = plans.get(key);
             if (p != null) return p;
-            p = new Plan(model, backend, inputShapes, outShapes);
+            p = new Plan(model, backend, key, inputShapes, outShapes);
             plans.put(key, p);
             evictBeyondBounds(p);
             return p;
@@ -143,16 +162,14 @@ public final class FusionRunner implements AutoCloseable {
                     out.get("mask").data(), out.get("hr_feat").data(), out.get("lr_feat").data(), times);
             return;
         }
-        int n = model.levels();
         // y_N = x_N
-        float[] yN = out.get("y" + n).data();
-        System.arraycopy(in.get("x" + n).data(), 0, yN, 0, yN.length);
+        float[] yN = out.get(plan.topOut).data();
+        System.arraycopy(in.get(plan.topIn).data(), 0, yN, 0, yN.length);
         for (int s = 0; s < model.stages().size(); s++) {
-            int lvl = model.hrLevelOfStage(s);
-            String st = "ff" + (s + 1) + ".";
-            Tensor hrOut = out.get(st + "hr_feat"), lrOut = out.get(st + "lr_feat");
-            float[] xs = in.get("x" + (lvl + 1)).data(), coarser = out.get("y" + (lvl + 2)).data(), mask = out.get(st + "mask").data();
-            float[] y = out.get("y" + (lvl + 1)).data();
+            String[] st = plan.stageNames[s];
+            Tensor hrOut = out.get(st[0]), lrOut = out.get(st[1]);
+            float[] xs = in.get(st[3]).data(), coarser = out.get(st[4]).data(), mask = out.get(st[2]).data();
+            float[] y = out.get(st[5]).data();
             if (model.topology() == Topology.FPN_ADD) {
                 plan.forwards[s].runAndAdd(xs, coarser, mask, hrOut.data(), lrOut.data(), y, times);
             } else {
@@ -194,11 +211,34 @@ public final class FusionRunner implements AutoCloseable {
 
     /** Prepared forwards of every stage for one set of input shapes. */
     private static final class Plan implements AutoCloseable {
+        final ShapeKey key;
         final ModuleForward[] forwards;
         final long bytes;
+        /** Input and output names with their shapes, for {@link #matches}. */
+        final String[] inNames, outNames;
+        final int[][] inShapes, outShapes;
+        /**
+         * A chain's tensor names, made once: per stage its hr_feat, lr_feat and mask outputs, its hr input x_(l+1), lr
+         * input y_(l+2) and level output y_(l+1); and the top level's x_N, y_N.
+         */
+        final String[][] stageNames;
+        final String topIn, topOut;
         boolean closed;   // guarded by the plan's monitor
 
-        Plan(FusionModel model, Backend backend, Map<String, int[]> in, Map<String, int[]> out) {
+        Plan(FusionModel model, Backend backend, ShapeKey key, Map<String, int[]> in, Map<String, int[]> out) {
+            this.key = key;
+            inNames = in.keySet().toArray(String[]::new);
+            inShapes = in.values().toArray(int[][]::new);
+            outNames = out.keySet().toArray(String[]::new);
+            outShapes = out.values().toArray(int[][]::new);
+            stageNames = new String[model.stages().size()][];
+            for (int s = 0; s < stageNames.length; s++) {
+                String st = "ff" + (s + 1) + ".";
+                int lvl = model.topology() == Topology.SINGLE ? 0 : model.hrLevelOfStage(s);
+                stageNames[s] = new String[] {st + "hr_feat", st + "lr_feat", st + "mask", "x" + (lvl + 1), "y" + (lvl + 2), "y" + (lvl + 1)};
+            }
+            topIn = "x" + model.levels();
+            topOut = "y" + model.levels();
             List<io.freqfusion.model.FreqFusionModule> st = model.stages();
             forwards = new ModuleForward[st.size()];
             for (int s = 0; s < st.size(); s++) {
@@ -216,6 +256,20 @@ public final class FusionRunner implements AutoCloseable {
             long b = 0;
             for (ModuleForward f : forwards) b += f.scratchBytes();
             bytes = b;
+        }
+
+        /** Whether these are exactly this plan's inputs, and the outputs include its outputs, shape for shape. */
+        boolean matches(Map<String, Tensor> inputs, Map<String, Tensor> outputs) {
+            if (inputs.size() != inNames.length) return false;
+            for (int i = 0; i < inNames.length; i++) {
+                Tensor t = inputs.get(inNames[i]);
+                if (t == null || !t.hasShape(inShapes[i])) return false;
+            }
+            for (int i = 0; i < outNames.length; i++) {
+                Tensor t = outputs.get(outNames[i]);
+                if (t == null || !t.hasShape(outShapes[i])) return false;
+            }
+            return true;
         }
 
         @Override

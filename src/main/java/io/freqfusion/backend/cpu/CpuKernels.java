@@ -128,7 +128,25 @@ public final class CpuKernels {
     /** PyTorch legacy nearest: src = min(floor(dst * (in/out)), in - 1) with the ratio in float32. out = resize(x) (+ add). */
     public static void nearest(Parallel par, float[] x, int B, int C, int h, int w, int H, int W, float[] add, float[] out) {
         float sy = (float) h / (float) H, sx = (float) w / (float) W;
-        par.forRange(B * C * H, (from, to) -> {
+        NearestTask nearest = NEAREST.get();
+        nearest.x = x; nearest.add = add; nearest.out = out; nearest.h = h; nearest.w = w; nearest.H = H;
+        nearest.W = W; nearest.sy = sy; nearest.sx = sx;
+        par.run(B * C * H, nearest);
+    }
+
+    private static final ThreadLocal<NearestTask> NEAREST = ThreadLocal.withInitial(NearestTask::new);
+
+    /** {@link #nearest}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
+    private static final class NearestTask extends Parallel.Task {
+        float[] x, add, out;
+        int h, w, H, W;
+        float sy, sx;
+
+        @Override
+        public void run(int from, int to) {
+            float[] x = this.x, add = this.add, out = this.out;
+            int h = this.h, w = this.w, H = this.H, W = this.W;
+            float sy = this.sy, sx = this.sx;
             for (int row = from; row < to; row++) {
                 int plane = row / H, Y = row % H;
                 int iy = Math.min((int) Math.floor(Y * sy), h - 1);
@@ -139,12 +157,37 @@ public final class CpuKernels {
                     out[dst + X] = add == null ? v : v + add[dst + X];
                 }
             }
-        });
+        }
+
+        @Override
+        void clear() {
+            x = null;
+            add = null;
+            out = null;
+        }
     }
 
     /** Bilinear resize (PyTorch upsample_bilinear2d semantics, spec 2.5). */
     public static void bilinear(Parallel par, float[] x, int B, int C, int h, int w, int H, int W, boolean alignCorners, float[] out) {
-        par.forRange(B * C * H, (from, to) -> {
+        BilinearTask bilinear = BILINEAR.get();
+        bilinear.x = x; bilinear.out = out; bilinear.h = h; bilinear.w = w; bilinear.H = H; bilinear.W = W;
+        bilinear.alignCorners = alignCorners;
+        par.run(B * C * H, bilinear);
+    }
+
+    private static final ThreadLocal<BilinearTask> BILINEAR = ThreadLocal.withInitial(BilinearTask::new);
+
+    /** {@link #bilinear}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
+    private static final class BilinearTask extends Parallel.Task {
+        float[] x, out;
+        int h, w, H, W;
+        boolean alignCorners;
+
+        @Override
+        public void run(int from, int to) {
+            float[] x = this.x, out = this.out;
+            int h = this.h, w = this.w, H = this.H, W = this.W;
+            boolean alignCorners = this.alignCorners;
             for (int row = from; row < to; row++) {
                 int plane = row / H, Y = row % H;
                 float fy = sourceIndex(Y, h, H, alignCorners);
@@ -160,7 +203,13 @@ public final class CpuKernels {
                     out[dst + X] = top * (1 - ly) + bot * ly;
                 }
             }
-        });
+        }
+
+        @Override
+        void clear() {
+            x = null;
+            out = null;
+        }
     }
 
     static float sourceIndex(int dst, int in, int out, boolean alignCorners) {

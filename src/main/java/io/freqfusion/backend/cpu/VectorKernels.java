@@ -75,7 +75,25 @@ final class VectorKernels {
         // strip by strip (ci x 2 L floats each) so that a strip's tiles read one compact block.
         int span = n >= 16 * 256 ? 16 * strip : 4 * strip;
         int units = (n + span - 1) / span;
-        par.forRange(B * units, (from, to) -> {
+        Conv1x1Task conv1x1 = CONV1X1.get();
+        conv1x1.x = x; conv1x1.out = out; conv1x1.cw = cw; conv1x1.ci = ci; conv1x1.co = co; conv1x1.n = n;
+        conv1x1.span = span; conv1x1.units = units; conv1x1.strip = strip;
+        par.run(B * units, conv1x1);
+    }
+
+    private static final ThreadLocal<Conv1x1Task> CONV1X1 = ThreadLocal.withInitial(Conv1x1Task::new);
+
+    /** {@link #conv1x1}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
+    private static final class Conv1x1Task extends Parallel.Task {
+        float[] x, out;
+        ConvWeights cw;
+        int ci, co, n, span, units, strip;
+
+        @Override
+        public void run(int from, int to) {
+            float[] x = this.x, out = this.out;
+            ConvWeights cw = this.cw;
+            int ci = this.ci, co = this.co, n = this.n, span = this.span, units = this.units, strip = this.strip;
             float[] panel = PANEL.get(ci * span + SLACK);
             for (int item = from; item < to; item++) {
                 int b = item / units, p0 = (item % units) * span, len = Math.min(span, n - p0);
@@ -105,7 +123,14 @@ final class VectorKernels {
                     convBlocks(panel, s * ci * strip, null, ci, cw, out, ob + p0 + s * strip, n, Math.min(strip, len - s * strip));
                 }
             }
-        });
+        }
+
+        @Override
+        void clear() {
+            x = null;
+            out = null;
+            cw = null;
+        }
     }
 
     /**
@@ -114,7 +139,23 @@ final class VectorKernels {
      */
     static void padPlanes(Parallel par, float[] x, int planes, int h, int w, int pad, int hp, float[] xp) {
         int wp = w + 2 * pad;
-        par.forRange(planes, (from, to) -> {
+        PadPlanesTask padPlanes = PAD_PLANES.get();
+        padPlanes.x = x; padPlanes.xp = xp; padPlanes.h = h; padPlanes.w = w; padPlanes.pad = pad; padPlanes.hp = hp;
+        padPlanes.wp = wp;
+        par.run(planes, padPlanes);
+    }
+
+    private static final ThreadLocal<PadPlanesTask> PAD_PLANES = ThreadLocal.withInitial(PadPlanesTask::new);
+
+    /** {@link #padPlanes}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
+    private static final class PadPlanesTask extends Parallel.Task {
+        float[] x, xp;
+        int h, w, pad, hp, wp;
+
+        @Override
+        public void run(int from, int to) {
+            float[] x = this.x, xp = this.xp;
+            int h = this.h, w = this.w, pad = this.pad, hp = this.hp, wp = this.wp;
             for (int pl = from; pl < to; pl++) {
                 int dst = pl * hp * wp, src = pl * h * w;
                 java.util.Arrays.fill(xp, dst, dst + pad * wp, 0f);
@@ -126,7 +167,13 @@ final class VectorKernels {
                 }
                 java.util.Arrays.fill(xp, dst + (pad + h) * wp, dst + hp * wp, 0f);
             }
-        });
+        }
+
+        @Override
+        void clear() {
+            x = null;
+            xp = null;
+        }
     }
 
     /**
@@ -141,13 +188,42 @@ final class VectorKernels {
             for (int t = 0; t < kk; t++) offs[c * kk + t] = c * inPlane + (t / k) * dil * wp + (t % k) * dil;
         }
         int strip = 2 * L;
-        par.forRange(B * ho, (from, to) -> {
+        ConvPaddedTask convPadded = CONV_PADDED.get();
+        convPadded.xp = xp; convPadded.out = out; convPadded.offs = offs; convPadded.cw = cw; convPadded.ho = ho;
+        convPadded.wo = wo; convPadded.wp = wp; convPadded.ci = ci; convPadded.co = co; convPadded.inPlane = inPlane;
+        convPadded.outPlane = outPlane; convPadded.n = n; convPadded.strip = strip;
+        par.run(B * ho, convPadded);
+    }
+
+    private static final ThreadLocal<ConvPaddedTask> CONV_PADDED = ThreadLocal.withInitial(ConvPaddedTask::new);
+
+    /** {@link #convPadded}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
+    private static final class ConvPaddedTask extends Parallel.Task {
+        float[] xp, out;
+        int[] offs;
+        ConvWeights cw;
+        int ho, wo, wp, ci, co, inPlane, outPlane, n, strip;
+
+        @Override
+        public void run(int from, int to) {
+            float[] xp = this.xp, out = this.out;
+            int[] offs = this.offs;
+            ConvWeights cw = this.cw;
+            int ho = this.ho, wo = this.wo, wp = this.wp, ci = this.ci, co = this.co, inPlane = this.inPlane, outPlane = this.outPlane, n = this.n, strip = this.strip;
             for (int row = from; row < to; row++) {
                 int b = row / ho, y = row % ho;
                 int xb = b * ci * inPlane + y * wp, ob = b * co * outPlane + y * wo;
                 for (int x = 0; x < wo; x += strip) convBlocks(xp, xb + x, offs, n, cw, out, ob + x, outPlane, Math.min(strip, wo - x));
             }
-        });
+        }
+
+        @Override
+        void clear() {
+            xp = null;
+            out = null;
+            offs = null;
+            cw = null;
+        }
     }
 
     private static final ThreadBuffer<float[]> STRIP = ThreadBuffer.floats();
@@ -347,14 +423,35 @@ final class VectorKernels {
      */
     static void convWinograd(Parallel par, float[] x, int B, int h, int w, ConvWeights cw, float[] out, float[] out2, int split, float[] xp) {
         int ci = cw.ci, co = cw.co, strip = 2 * L, hp = winogradRows(h), pe = winogradRun(w), rl = 2 * pe, inPlane = hp * rl;
-        par.forRange(B * ci, (from, to) -> {
-            for (int pl = from; pl < to; pl++) toEvenOddRows(x, pl * h * w, h, w, xp, pl * inPlane, hp, pe);
-        });
+        WinogradCopyTask winogradCopy = WINOGRAD_COPY.get();
+        winogradCopy.x = x; winogradCopy.xp = xp; winogradCopy.h = h; winogradCopy.w = w;
+        winogradCopy.inPlane = inPlane; winogradCopy.hp = hp; winogradCopy.pe = pe;
+        par.run(B * ci, winogradCopy);
         int blocks = (h + 3) / 4, strips = ((w + 1) / 2 + strip - 1) / strip;
         // position strides of V and M one strip past a multiple of ci (co) strips: a power-of-two stride would put
         // a channel's 24 positions in one L1 set
         int vps = (ci + 1) * strip, mps = (co + 1) * strip;
-        par.forRange(B * blocks * strips, (from, to) -> {
+        WinogradTask winograd = WINOGRAD.get();
+        winograd.xp = xp; winograd.out = out; winograd.out2 = out2; winograd.cw = cw; winograd.h = h; winograd.w = w;
+        winograd.ci = ci; winograd.co = co; winograd.split = split; winograd.inPlane = inPlane; winograd.rl = rl;
+        winograd.pe = pe; winograd.blocks = blocks; winograd.strips = strips; winograd.strip = strip;
+        winograd.vps = vps; winograd.mps = mps;
+        par.run(B * blocks * strips, winograd);
+    }
+
+    private static final ThreadLocal<WinogradTask> WINOGRAD = ThreadLocal.withInitial(WinogradTask::new);
+
+    /** {@link #convWinograd}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
+    private static final class WinogradTask extends Parallel.Task {
+        float[] xp, out, out2;
+        ConvWeights cw;
+        int h, w, ci, co, split, inPlane, rl, pe, blocks, strips, strip, vps, mps;
+
+        @Override
+        public void run(int from, int to) {
+            float[] xp = this.xp, out = this.out, out2 = this.out2;
+            ConvWeights cw = this.cw;
+            int h = this.h, w = this.w, ci = this.ci, co = this.co, split = this.split, inPlane = this.inPlane, rl = this.rl, pe = this.pe, blocks = this.blocks, strips = this.strips, strip = this.strip, vps = this.vps, mps = this.mps;
             float[] v = WINO_V.get(24 * vps + SLACK), m = WINO_M.get(24 * mps + SLACK), t = WINO_T.get(40 * L);
             for (int item = from; item < to; item++) {
                 int b = item / (blocks * strips), y0 = 4 * ((item / strips) % blocks), tx0 = (item % strips) * strip;
@@ -371,7 +468,36 @@ final class VectorKernels {
                     for (int tv = 0; tv < 2; tv++) outputTiles(m, o * strip + tv * L, mps, cw.bias[o], t, dst, plane, h, w, y0, 2 * (tx0 + tv * L));
                 }
             }
-        });
+        }
+
+        @Override
+        void clear() {
+            xp = null;
+            out = null;
+            out2 = null;
+            cw = null;
+        }
+    }
+
+    private static final ThreadLocal<WinogradCopyTask> WINOGRAD_COPY = ThreadLocal.withInitial(WinogradCopyTask::new);
+
+    /** {@link #convWinograd}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
+    private static final class WinogradCopyTask extends Parallel.Task {
+        float[] x, xp;
+        int h, w, inPlane, hp, pe;
+
+        @Override
+        public void run(int from, int to) {
+            float[] x = this.x, xp = this.xp;
+            int h = this.h, w = this.w, inPlane = this.inPlane, hp = this.hp, pe = this.pe;
+            for (int pl = from; pl < to; pl++) toEvenOddRows(x, pl * h * w, h, w, xp, pl * inPlane, hp, pe);
+        }
+
+        @Override
+        void clear() {
+            x = null;
+            xp = null;
+        }
     }
 
     /**
@@ -471,10 +597,32 @@ final class VectorKernels {
     /** sum = a + b, in blocks of 16 Ki floats over all threads. */
     static void add(Parallel par, float[] a, float[] b, float[] sum) {
         int n = sum.length, block = 16 * 1024, blocks = (n + block - 1) / block;
-        par.forRange(blocks, (from, to) -> {
+        AddTask add = ADD.get();
+        add.a = a; add.b = b; add.sum = sum; add.n = n; add.block = block;
+        par.run(blocks, add);
+    }
+
+    private static final ThreadLocal<AddTask> ADD = ThreadLocal.withInitial(AddTask::new);
+
+    /** {@link #add}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
+    private static final class AddTask extends Parallel.Task {
+        float[] a, b, sum;
+        int n, block;
+
+        @Override
+        public void run(int from, int to) {
+            float[] a = this.a, b = this.b, sum = this.sum;
+            int n = this.n, block = this.block;
             int start = from * block;
             addRow(a, b, sum, start, Math.min(n, to * block) - start);
-        });
+        }
+
+        @Override
+        void clear() {
+            a = null;
+            b = null;
+            sum = null;
+        }
     }
 
     /** sum[o + X] = a[o + X] + b[o + X] for X < W. */
@@ -489,7 +637,23 @@ final class VectorKernels {
     /** q_t = exp(z_t - max) hw_t / sum_u exp(z_u - max) hw_u, vectorised over 8 pixels at a time. */
     static void normalise(Parallel par, float[] z, int B, int taps, int n, float[] hamming, float[] out) {
         int block = 512, blocks = (n + block - 1) / block;
-        par.forRange(B * blocks, (from, to) -> {
+        NormaliseTask normalise = NORMALISE.get();
+        normalise.z = z; normalise.hamming = hamming; normalise.out = out; normalise.taps = taps; normalise.n = n;
+        normalise.block = block; normalise.blocks = blocks;
+        par.run(B * blocks, normalise);
+    }
+
+    private static final ThreadLocal<NormaliseTask> NORMALISE = ThreadLocal.withInitial(NormaliseTask::new);
+
+    /** {@link #normalise}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
+    private static final class NormaliseTask extends Parallel.Task {
+        float[] z, hamming, out;
+        int taps, n, block, blocks;
+
+        @Override
+        public void run(int from, int to) {
+            float[] z = this.z, hamming = this.hamming, out = this.out;
+            int taps = this.taps, n = this.n, block = this.block, blocks = this.blocks;
             float[] kbuf = KERNEL_VECTOR.get(taps * block);
             for (int item = from; item < to; item++) {
                 int b = item / blocks, p0 = (item % blocks) * block, len = Math.min(n, p0 + block) - p0;
@@ -499,7 +663,14 @@ final class VectorKernels {
                 normaliseInPlace(kbuf, 0, width, taps, hamming, width, L);
                 for (int t = 0; t < taps; t++) rowFromPacked(kbuf, t * width, L, out, base + t * n, len);
             }
-        });
+        }
+
+        @Override
+        void clear() {
+            z = null;
+            hamming = null;
+            out = null;
+        }
     }
 
     // ------------------------------------------------------------------ CARAFE
@@ -524,7 +695,23 @@ final class VectorKernels {
     /** Packs a normalised kernel K (B, taps, H, W) into the pair-packed layout. */
     static void packKernel(Parallel par, float[] K, int B, int taps, int H, int W, float[] packed) {
         int pairs = (H + 1) / 2, pairK = taps * 2 * vectorWidth(W), plane = H * W;
-        par.forRange(B * pairs, (from, to) -> {
+        PackKernelTask packKernel = PACK_KERNEL.get();
+        packKernel.K = K; packKernel.packed = packed; packKernel.taps = taps; packKernel.H = H; packKernel.W = W;
+        packKernel.pairs = pairs; packKernel.pairK = pairK; packKernel.plane = plane;
+        par.run(B * pairs, packKernel);
+    }
+
+    private static final ThreadLocal<PackKernelTask> PACK_KERNEL = ThreadLocal.withInitial(PackKernelTask::new);
+
+    /** {@link #packKernel}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
+    private static final class PackKernelTask extends Parallel.Task {
+        float[] K, packed;
+        int taps, H, W, pairs, pairK, plane;
+
+        @Override
+        public void run(int from, int to) {
+            float[] K = this.K, packed = this.packed;
+            int taps = this.taps, H = this.H, W = this.W, pairs = this.pairs, pairK = this.pairK, plane = this.plane;
             for (int item = from; item < to; item++) {
                 int b = item / pairs, p = item % pairs;
                 for (int t = 0; t < taps; t++) {
@@ -534,7 +721,13 @@ final class VectorKernels {
                     }
                 }
             }
-        });
+        }
+
+        @Override
+        void clear() {
+            K = null;
+            packed = null;
+        }
     }
 
     /** Row of W floats at src[so] to its packed vectors, the first at packed[pk], the next vStride further (tails zeroed). */
@@ -561,7 +754,25 @@ final class VectorKernels {
      */
     static void normalisePacked(Parallel par, float[] z, int B, int taps, int H, int W, float[] hamming, float[] out, float[] packed) {
         int pairs = (H + 1) / 2, wv = vectorWidth(W), plane = H * W, vStride = taps * 2 * L, pairK = taps * 2 * wv;
-        par.forRange(B * pairs, (from, to) -> {
+        NormalisePackedTask normalisePacked = NORMALISE_PACKED.get();
+        normalisePacked.z = z; normalisePacked.hamming = hamming; normalisePacked.out = out;
+        normalisePacked.packed = packed; normalisePacked.taps = taps; normalisePacked.H = H; normalisePacked.W = W;
+        normalisePacked.pairs = pairs; normalisePacked.wv = wv; normalisePacked.plane = plane;
+        normalisePacked.vStride = vStride; normalisePacked.pairK = pairK;
+        par.run(B * pairs, normalisePacked);
+    }
+
+    private static final ThreadLocal<NormalisePackedTask> NORMALISE_PACKED = ThreadLocal.withInitial(NormalisePackedTask::new);
+
+    /** {@link #normalisePacked}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
+    private static final class NormalisePackedTask extends Parallel.Task {
+        float[] z, hamming, out, packed;
+        int taps, H, W, pairs, wv, plane, vStride, pairK;
+
+        @Override
+        public void run(int from, int to) {
+            float[] z = this.z, hamming = this.hamming, out = this.out, packed = this.packed;
+            int taps = this.taps, H = this.H, W = this.W, pairs = this.pairs, wv = this.wv, plane = this.plane, vStride = this.vStride, pairK = this.pairK;
             for (int item = from; item < to; item++) {
                 int b = item / pairs, p = item % pairs;
                 for (int i = 0; i < 2; i++) {
@@ -574,7 +785,15 @@ final class VectorKernels {
                     }
                 }
             }
-        });
+        }
+
+        @Override
+        void clear() {
+            z = null;
+            hamming = null;
+            out = null;
+            packed = null;
+        }
     }
 
     /** Bytes of pair-packed kernel one work unit of the reassembly keeps hot (in L2) while its channel blocks reuse it. */
@@ -603,7 +822,31 @@ final class VectorKernels {
         // pass over a result buffer, in-process A/B at W2 and W3); tails (W % L, the last row of an odd H, < 4 channels)
         // go through res and combineRow.
         boolean wholeVectors = W % L == 0 && (self != null || carafeScale == 1f);
-        par.forRange(B * bands * blocks, (from, to) -> {
+        CarafeTask carafe = CARAFE.get();
+        carafe.x = x; carafe.packed = packed; carafe.self = self; carafe.out = out; carafe.addend = addend;
+        carafe.sum = sum; carafe.C = C; carafe.h = h; carafe.w = w; carafe.k = k; carafe.s = s; carafe.r = r;
+        carafe.H = H; carafe.W = W; carafe.wv = wv; carafe.dw = dw; carafe.rows = rows; carafe.cStride = cStride;
+        carafe.pairs = pairs; carafe.pairK = pairK; carafe.outPlane = outPlane; carafe.inPlane = inPlane;
+        carafe.bandPairs = bandPairs; carafe.bands = bands; carafe.blocks = blocks; carafe.selfScale = selfScale;
+        carafe.carafeScale = carafeScale; carafe.wholeVectors = wholeVectors;
+        par.run(B * bands * blocks, carafe);
+    }
+
+    private static final ThreadLocal<CarafeTask> CARAFE = ThreadLocal.withInitial(CarafeTask::new);
+
+    /** {@link #carafe}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
+    private static final class CarafeTask extends Parallel.Task {
+        float[] x, packed, self, out, addend, sum;
+        int C, h, w, k, s, r, H, W, wv, dw, rows, cStride, pairs, pairK, outPlane, inPlane, bandPairs, bands, blocks;
+        float selfScale, carafeScale;
+        boolean wholeVectors;
+
+        @Override
+        public void run(int from, int to) {
+            float[] x = this.x, packed = this.packed, self = this.self, out = this.out, addend = this.addend, sum = this.sum;
+            int C = this.C, h = this.h, w = this.w, k = this.k, s = this.s, r = this.r, H = this.H, W = this.W, wv = this.wv, dw = this.dw, rows = this.rows, cStride = this.cStride, pairs = this.pairs, pairK = this.pairK, outPlane = this.outPlane, inPlane = this.inPlane, bandPairs = this.bandPairs, bands = this.bands, blocks = this.blocks;
+            float selfScale = this.selfScale, carafeScale = this.carafeScale;
+            boolean wholeVectors = this.wholeVectors;
             float[] ring = SOURCE_ROWS.get(4 * cStride + 2 * L);
             float[] res = RESULT_ROWS.get(8 * wv);
             // The pads of every ring row stay zero for this call's geometry: rows only ever get their values copied in.
@@ -639,7 +882,17 @@ final class VectorKernels {
                     }
                 }
             }
-        });
+        }
+
+        @Override
+        void clear() {
+            x = null;
+            packed = null;
+            self = null;
+            out = null;
+            addend = null;
+            sum = null;
+        }
     }
 
     private static final ThreadBuffer<float[]> SOURCE_ROWS_HR = ThreadBuffer.floats();
@@ -665,7 +918,30 @@ final class VectorKernels {
         int pairKL = 25 * 2 * wv, pairKH = 9 * 2 * wv;
         int bandPairs = Math.max(1, Math.min(pairs, KERNEL_BAND_BYTES / (4 * (pairKL + pairKH)))), bands = (pairs + bandPairs - 1) / bandPairs;
         int blocks = C / 4;
-        par.forRange(B * bands * blocks, (from, to) -> {
+        CarafeFinalTask carafeFinal = CARAFE_FINAL.get();
+        carafeFinal.xl = xl; carafeFinal.xh = xh; carafeFinal.kpL = kpL; carafeFinal.kpH = kpH;
+        carafeFinal.lrOut = lrOut; carafeFinal.hrOut = hrOut; carafeFinal.sum = sum; carafeFinal.C = C;
+        carafeFinal.h = h; carafeFinal.w = w; carafeFinal.H = H; carafeFinal.W = W; carafeFinal.wv = wv;
+        carafeFinal.pairs = pairs; carafeFinal.outPlane = outPlane; carafeFinal.lrPlane = lrPlane;
+        carafeFinal.dwL = dwL; carafeFinal.cStrideL = cStrideL; carafeFinal.dwH = dwH; carafeFinal.cStrideH = cStrideH;
+        carafeFinal.pairKL = pairKL; carafeFinal.pairKH = pairKH; carafeFinal.bandPairs = bandPairs;
+        carafeFinal.bands = bands; carafeFinal.blocks = blocks; carafeFinal.hrSelfScale = hrSelfScale;
+        par.run(B * bands * blocks, carafeFinal);
+    }
+
+    private static final ThreadLocal<CarafeFinalTask> CARAFE_FINAL = ThreadLocal.withInitial(CarafeFinalTask::new);
+
+    /** {@link #carafeFinal}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
+    private static final class CarafeFinalTask extends Parallel.Task {
+        float[] xl, xh, kpL, kpH, lrOut, hrOut, sum;
+        int C, h, w, H, W, wv, pairs, outPlane, lrPlane, dwL, cStrideL, dwH, cStrideH, pairKL, pairKH, bandPairs, bands, blocks;
+        float hrSelfScale;
+
+        @Override
+        public void run(int from, int to) {
+            float[] xl = this.xl, xh = this.xh, kpL = this.kpL, kpH = this.kpH, lrOut = this.lrOut, hrOut = this.hrOut, sum = this.sum;
+            int C = this.C, h = this.h, w = this.w, H = this.H, W = this.W, wv = this.wv, pairs = this.pairs, outPlane = this.outPlane, lrPlane = this.lrPlane, dwL = this.dwL, cStrideL = this.cStrideL, dwH = this.dwH, cStrideH = this.cStrideH, pairKL = this.pairKL, pairKH = this.pairKH, bandPairs = this.bandPairs, bands = this.bands, blocks = this.blocks;
+            float hrSelfScale = this.hrSelfScale;
             float[] ringL = SOURCE_ROWS.get(4 * cStrideL + 2 * L), ringH = SOURCE_ROWS_HR.get(4 * cStrideH + 2 * L);
             java.util.Arrays.fill(ringL, 0, 4 * cStrideL + 2 * L, 0f);
             java.util.Arrays.fill(ringH, 0, 4 * cStrideH + 2 * L, 0f);
@@ -687,7 +963,18 @@ final class VectorKernels {
                     }
                 }
             }
-        });
+        }
+
+        @Override
+        void clear() {
+            xl = null;
+            xh = null;
+            kpL = null;
+            kpH = null;
+            lrOut = null;
+            hrOut = null;
+            sum = null;
+        }
     }
 
     /** Floats per ring row of a reassembly with scale s and kernel k: s r zero pads each side of the (spread) row. */
@@ -1082,7 +1369,30 @@ final class VectorKernels {
         int H = 2 * h, W = 2 * w, q8 = 8 * groups, wv = vectorWidth(W), rowInts = 4 * wv, rowFloats = 2 * wv;
         boolean rows = unit == 1;
         int qs = rows ? wv : 1, xs = rows ? 1 : 4, ys = rows ? wv : 1, xw = rows ? 1 : 2;   // strides: corner, pixel; y weight, pixel
-        par.forRange(B * groups * H, (from, to) -> {
+        SampleTableTask sampleTable = SAMPLE_TABLE.get();
+        sampleTable.delta = delta; sampleTable.wgt = wgt; sampleTable.idx = idx; sampleTable.lastRow = lastRow;
+        sampleTable.consecutive = consecutive; sampleTable.groups = groups; sampleTable.h = h; sampleTable.w = w;
+        sampleTable.unit = unit; sampleTable.H = H; sampleTable.W = W; sampleTable.q8 = q8; sampleTable.wv = wv;
+        sampleTable.rowInts = rowInts; sampleTable.rowFloats = rowFloats; sampleTable.qs = qs; sampleTable.xs = xs;
+        sampleTable.ys = ys; sampleTable.xw = xw;
+        par.run(B * groups * H, sampleTable);
+    }
+
+    private static final ThreadLocal<SampleTableTask> SAMPLE_TABLE = ThreadLocal.withInitial(SampleTableTask::new);
+
+    /** {@link #sampleTable}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
+    private static final class SampleTableTask extends Parallel.Task {
+        float[] delta, wgt;
+        int[] idx, lastRow;
+        boolean[] consecutive;
+        int groups, h, w, unit, H, W, q8, wv, rowInts, rowFloats, qs, xs, ys, xw;
+
+        @Override
+        public void run(int from, int to) {
+            float[] delta = this.delta, wgt = this.wgt;
+            int[] idx = this.idx, lastRow = this.lastRow;
+            boolean[] consecutive = this.consecutive;
+            int groups = this.groups, h = this.h, w = this.w, unit = this.unit, H = this.H, W = this.W, q8 = this.q8, wv = this.wv, rowInts = this.rowInts, rowFloats = this.rowFloats, qs = this.qs, xs = this.xs, ys = this.ys, xw = this.xw;
             for (int item = from; item < to; item++) {
                 int b = item / (groups * H), g = (item / H) % groups, Y = item % H;
                 int y = Y >> 1, i = Y & 1, io = item * rowInts, wo = item * rowFloats, last = 0;
@@ -1116,7 +1426,16 @@ final class VectorKernels {
                     consecutive[item * (wv / L) + X / L] = run;
                 }
             }
-        });
+        }
+
+        @Override
+        void clear() {
+            delta = null;
+            wgt = null;
+            idx = null;
+            lastRow = null;
+            consecutive = null;
+        }
     }
 
     /**
@@ -1133,7 +1452,29 @@ final class VectorKernels {
         float[] wgt = SAMPLE_WEIGHT.get(B * groups * H * rowFloats);
         boolean[] consecutive = SAMPLE_RUN.get(B * groups * H * (wv / L));
         sampleTable(par, delta, B, groups, h, w, 1, idx, wgt, consecutive, null);
-        par.forRange(B * C, (from, to) -> {
+        GridSampleTask gridSample = GRID_SAMPLE.get();
+        gridSample.f = f; gridSample.wgt = wgt; gridSample.out = out; gridSample.idx = idx;
+        gridSample.consecutive = consecutive; gridSample.C = C; gridSample.groups = groups; gridSample.H = H;
+        gridSample.W = W; gridSample.cpg = cpg; gridSample.plane = plane; gridSample.wv = wv;
+        gridSample.rowInts = rowInts; gridSample.rowFloats = rowFloats;
+        par.run(B * C, gridSample);
+    }
+
+    private static final ThreadLocal<GridSampleTask> GRID_SAMPLE = ThreadLocal.withInitial(GridSampleTask::new);
+
+    /** {@link #gridSampleBorder}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
+    private static final class GridSampleTask extends Parallel.Task {
+        float[] f, wgt, out;
+        int[] idx;
+        boolean[] consecutive;
+        int C, groups, H, W, cpg, plane, wv, rowInts, rowFloats;
+
+        @Override
+        public void run(int from, int to) {
+            float[] f = this.f, wgt = this.wgt, out = this.out;
+            int[] idx = this.idx;
+            boolean[] consecutive = this.consecutive;
+            int C = this.C, groups = this.groups, H = this.H, W = this.W, cpg = this.cpg, plane = this.plane, wv = this.wv, rowInts = this.rowInts, rowFloats = this.rowFloats;
             for (int bc = from; bc < to; bc++) {
                 int b = bc / C, g = (bc % C) / cpg, p0 = bc * plane;
                 for (int Y = 0; Y < H; Y++) {
@@ -1141,7 +1482,16 @@ final class VectorKernels {
                     sampleRow(f, p0, idx, item * rowInts, wgt, item * rowFloats, wv, consecutive, item * (wv / L), out, p0 + Y * W, W);
                 }
             }
-        });
+        }
+
+        @Override
+        void clear() {
+            f = null;
+            wgt = null;
+            out = null;
+            idx = null;
+            consecutive = null;
+        }
     }
 
     private static void sampleRow(float[] f, int p0, int[] idx, int io, float[] wgt, int wo, int wv, boolean[] consecutive, int co,
@@ -1177,7 +1527,25 @@ final class VectorKernels {
                                float[] delta) {
         int q8 = 8 * groups, H = 2 * h, W = 2 * w, n = h * w, lrScaleOff = q8 * n, hrScaleOff = 2 * groups * H * W;
         int whole = w / L * L;
-        par.forRange(B * 2 * groups * 2, (from, to) -> {
+        CombineOffsetsTask combineOffsets = COMBINE_OFFSETS.get();
+        combineOffsets.lrConv = lrConv; combineOffsets.hrConv = hrConv; combineOffsets.initPos = initPos;
+        combineOffsets.delta = delta; combineOffsets.groups = groups; combineOffsets.h = h; combineOffsets.w = w;
+        combineOffsets.q8 = q8; combineOffsets.H = H; combineOffsets.W = W; combineOffsets.n = n;
+        combineOffsets.lrScaleOff = lrScaleOff; combineOffsets.hrScaleOff = hrScaleOff; combineOffsets.whole = whole;
+        par.run(B * 2 * groups * 2, combineOffsets);
+    }
+
+    private static final ThreadLocal<CombineOffsetsTask> COMBINE_OFFSETS = ThreadLocal.withInitial(CombineOffsetsTask::new);
+
+    /** {@link #combineOffsets}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
+    private static final class CombineOffsetsTask extends Parallel.Task {
+        float[] lrConv, hrConv, initPos, delta;
+        int groups, h, w, q8, H, W, n, lrScaleOff, hrScaleOff, whole;
+
+        @Override
+        public void run(int from, int to) {
+            float[] lrConv = this.lrConv, hrConv = this.hrConv, initPos = this.initPos, delta = this.delta;
+            int groups = this.groups, h = this.h, w = this.w, q8 = this.q8, H = this.H, W = this.W, n = this.n, lrScaleOff = this.lrScaleOff, hrScaleOff = this.hrScaleOff, whole = this.whole;
             FloatVector ln2Hi = FloatVector.broadcast(S, -EXP_LN2_HI), p2 = FloatVector.broadcast(S, EXP_P2);
             FloatVector p3 = FloatVector.broadcast(S, EXP_P3), p4 = FloatVector.broadcast(S, EXP_P4), p5 = FloatVector.broadcast(S, EXP_P5);
             for (int item = from; item < to; item++) {
@@ -1216,7 +1584,15 @@ final class VectorKernels {
                     }
                 }
             }
-        });
+        }
+
+        @Override
+        void clear() {
+            lrConv = null;
+            hrConv = null;
+            initPos = null;
+            delta = null;
+        }
     }
 
     /** The vector path's sigmoid in scalars: the same exp(-|d|) polynomial, rounding constant and reassembly. */
@@ -1301,7 +1677,27 @@ final class VectorKernels {
         int[] idx = SAMPLE_INDEX.get(B * groups * H * 4 * wv), lastRow = SAMPLE_ROWS.get(B * groups * H);
         float[] wgt = SAMPLE_WEIGHT.get(B * groups * H * 2 * wv);
         sampleTable(par, delta, B, groups, h, w, 8, idx, wgt, null, lastRow);
-        par.forRange(B * blocks, (from, to) -> {
+        GridSampleBlockedTask gridSampleBlocked = GRID_SAMPLE_BLOCKED.get();
+        gridSampleBlocked.f = f; gridSampleBlocked.wgt = wgt; gridSampleBlocked.out = out; gridSampleBlocked.idx = idx;
+        gridSampleBlocked.lastRow = lastRow; gridSampleBlocked.C = C; gridSampleBlocked.groups = groups;
+        gridSampleBlocked.H = H; gridSampleBlocked.W = W; gridSampleBlocked.cpg = cpg; gridSampleBlocked.plane = plane;
+        gridSampleBlocked.wv = wv; gridSampleBlocked.blocks = blocks;
+        par.run(B * blocks, gridSampleBlocked);
+    }
+
+    private static final ThreadLocal<GridSampleBlockedTask> GRID_SAMPLE_BLOCKED = ThreadLocal.withInitial(GridSampleBlockedTask::new);
+
+    /** {@link #gridSampleBlocked}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
+    private static final class GridSampleBlockedTask extends Parallel.Task {
+        float[] f, wgt, out;
+        int[] idx, lastRow;
+        int C, groups, H, W, cpg, plane, wv, blocks;
+
+        @Override
+        public void run(int from, int to) {
+            float[] f = this.f, wgt = this.wgt, out = this.out;
+            int[] idx = this.idx, lastRow = this.lastRow;
+            int C = this.C, groups = this.groups, H = this.H, W = this.W, cpg = this.cpg, plane = this.plane, wv = this.wv, blocks = this.blocks;
             float[] tile = SAMPLE_TILE.get(64);
             float[] pb = SAMPLE_PLANE.get(8 * plane);
             for (int bk = from; bk < to; bk++) {
@@ -1333,7 +1729,16 @@ final class VectorKernels {
                     }
                 }
             }
-        });
+        }
+
+        @Override
+        void clear() {
+            f = null;
+            wgt = null;
+            out = null;
+            idx = null;
+            lastRow = null;
+        }
     }
 
     // ------------------------------------------------------------------ GroupNorm
@@ -1346,7 +1751,24 @@ final class VectorKernels {
     static void groupNorm(Parallel par, float[] x, int B, int C, int n, int groups, float[] gamma, float[] beta,
                           float[] out, int outBatchStride) {
         int cpg = C / groups, count = cpg * n;
-        par.forRange(B * groups, (from, to) -> {
+        GroupNormTask groupNorm = GROUP_NORM.get();
+        groupNorm.x = x; groupNorm.gamma = gamma; groupNorm.beta = beta; groupNorm.out = out; groupNorm.C = C;
+        groupNorm.n = n; groupNorm.groups = groups; groupNorm.outBatchStride = outBatchStride; groupNorm.cpg = cpg;
+        groupNorm.count = count;
+        par.run(B * groups, groupNorm);
+    }
+
+    private static final ThreadLocal<GroupNormTask> GROUP_NORM = ThreadLocal.withInitial(GroupNormTask::new);
+
+    /** {@link #groupNorm}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
+    private static final class GroupNormTask extends Parallel.Task {
+        float[] x, gamma, beta, out;
+        int C, n, groups, outBatchStride, cpg, count;
+
+        @Override
+        public void run(int from, int to) {
+            float[] x = this.x, gamma = this.gamma, beta = this.beta, out = this.out;
+            int C = this.C, n = this.n, groups = this.groups, outBatchStride = this.outBatchStride, cpg = this.cpg, count = this.count;
             for (int item = from; item < to; item++) {
                 int b = item / groups, g = item % groups;
                 int base = (b * C + g * cpg) * n;
@@ -1363,7 +1785,15 @@ final class VectorKernels {
                     for (; p < n; p++) out[dst + p] = x[src + p] * (inv * gamma[c]) + (beta[c] - mu * inv * gamma[c]);
                 }
             }
-        });
+        }
+
+        @Override
+        void clear() {
+            x = null;
+            gamma = null;
+            beta = null;
+            out = null;
+        }
     }
 
     /**
@@ -1413,28 +1843,29 @@ final class VectorKernels {
      */
     static void localCosineSimilarity(Parallel par, float[] buf, int B, int C, int H, int W, float[] invNorm) {
         int n = H * W, batchStride = (C + 8) * n, wv = vectorWidth(W);
-        par.forRange(B * H, (from, to) -> {
-            float[] ss = LCS_ROW.get(wv);
-            for (int row = from; row < to; row++) {
-                int b = row / H, y = row % H, base = b * batchStride + y * W, X = 0;
-                java.util.Arrays.fill(ss, 0, wv, 0f);
-                for (int c = 0, o = base; c < C; c++, o += n) {
-                    X = 0;
-                    for (; X + L <= W; X += L) {
-                        FloatVector v = FloatVector.fromArray(S, buf, o + X);
-                        v.fma(v, FloatVector.fromArray(S, ss, X)).intoArray(ss, X);
-                    }
-                    for (; X < W; X++) ss[X] = Math.fma(buf[o + X], buf[o + X], ss[X]);
-                }
-                int d = b * n + y * W;
-                for (X = 0; X + L <= W; X += L) {
-                    FloatVector.broadcast(S, 1f).div(FloatVector.fromArray(S, ss, X).lanewise(VectorOperators.SQRT).max(1e-8f)).intoArray(invNorm, d + X);
-                }
-                for (; X < W; X++) invNorm[d + X] = 1f / Math.max((float) Math.sqrt(ss[X]), 1e-8f);
-            }
-        });
+        InverseNormTask inverseNorm = INVERSE_NORM.get();
+        inverseNorm.buf = buf; inverseNorm.invNorm = invNorm; inverseNorm.C = C; inverseNorm.H = H; inverseNorm.W = W;
+        inverseNorm.n = n; inverseNorm.batchStride = batchStride; inverseNorm.wv = wv;
+        par.run(B * H, inverseNorm);
         int rl = wv + 4 + L, cStride = 5 * rl;                      // ring row: 2 zeros, W values, zeros
-        par.forRange(B * H, (from, to) -> {
+        SimilarityTask similarity = SIMILARITY.get();
+        similarity.buf = buf; similarity.invNorm = invNorm; similarity.C = C; similarity.H = H; similarity.W = W;
+        similarity.n = n; similarity.batchStride = batchStride; similarity.wv = wv; similarity.rl = rl;
+        similarity.cStride = cStride;
+        par.run(B * H, similarity);
+    }
+
+    private static final ThreadLocal<SimilarityTask> SIMILARITY = ThreadLocal.withInitial(SimilarityTask::new);
+
+    /** {@link #localCosineSimilarity}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
+    private static final class SimilarityTask extends Parallel.Task {
+        float[] buf, invNorm;
+        int C, H, W, n, batchStride, wv, rl, cStride;
+
+        @Override
+        public void run(int from, int to) {
+            float[] buf = this.buf, invNorm = this.invNorm;
+            int C = this.C, H = this.H, W = this.W, n = this.n, batchStride = this.batchStride, wv = this.wv, rl = this.rl, cStride = this.cStride;
             float[] ring = LCS_RING.get((C + 1) * cStride + SLACK);
             float[] tail = LCS_ROW.get(Math.max(wv, 8 * L));
             for (int r = 0; r < 5 * (C + 1); r++) {                 // pads stay zero: rows only get values copied in
@@ -1470,7 +1901,51 @@ final class VectorKernels {
                     }
                 }
             }
-        });
+        }
+
+        @Override
+        void clear() {
+            buf = null;
+            invNorm = null;
+        }
+    }
+
+    private static final ThreadLocal<InverseNormTask> INVERSE_NORM = ThreadLocal.withInitial(InverseNormTask::new);
+
+    /** {@link #localCosineSimilarity}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
+    private static final class InverseNormTask extends Parallel.Task {
+        float[] buf, invNorm;
+        int C, H, W, n, batchStride, wv;
+
+        @Override
+        public void run(int from, int to) {
+            float[] buf = this.buf, invNorm = this.invNorm;
+            int C = this.C, H = this.H, W = this.W, n = this.n, batchStride = this.batchStride, wv = this.wv;
+            float[] ss = LCS_ROW.get(wv);
+            for (int row = from; row < to; row++) {
+                int b = row / H, y = row % H, base = b * batchStride + y * W, X = 0;
+                java.util.Arrays.fill(ss, 0, wv, 0f);
+                for (int c = 0, o = base; c < C; c++, o += n) {
+                    X = 0;
+                    for (; X + L <= W; X += L) {
+                        FloatVector v = FloatVector.fromArray(S, buf, o + X);
+                        v.fma(v, FloatVector.fromArray(S, ss, X)).intoArray(ss, X);
+                    }
+                    for (; X < W; X++) ss[X] = Math.fma(buf[o + X], buf[o + X], ss[X]);
+                }
+                int d = b * n + y * W;
+                for (X = 0; X + L <= W; X += L) {
+                    FloatVector.broadcast(S, 1f).div(FloatVector.fromArray(S, ss, X).lanewise(VectorOperators.SQRT).max(1e-8f)).intoArray(invNorm, d + X);
+                }
+                for (; X < W; X++) invNorm[d + X] = 1f / Math.max((float) Math.sqrt(ss[X]), 1e-8f);
+            }
+        }
+
+        @Override
+        void clear() {
+            buf = null;
+            invNorm = null;
+        }
     }
 
     /**
