@@ -209,7 +209,8 @@ final class VectorKernels {
             float[] xp = this.xp, out = this.out;
             int[] offs = this.offs;
             ConvWeights cw = this.cw;
-            int ho = this.ho, wo = this.wo, wp = this.wp, ci = this.ci, co = this.co, inPlane = this.inPlane, outPlane = this.outPlane, n = this.n, strip = this.strip;
+            int ho = this.ho, wo = this.wo, wp = this.wp, ci = this.ci, co = this.co, inPlane = this.inPlane;
+            int outPlane = this.outPlane, n = this.n, strip = this.strip;
             for (int row = from; row < to; row++) {
                 int b = row / ho, y = row % ho;
                 int xb = b * ci * inPlane + y * wp, ob = b * co * outPlane + y * wo;
@@ -451,7 +452,9 @@ final class VectorKernels {
         public void run(int from, int to) {
             float[] xp = this.xp, out = this.out, out2 = this.out2;
             ConvWeights cw = this.cw;
-            int h = this.h, w = this.w, ci = this.ci, co = this.co, split = this.split, inPlane = this.inPlane, rl = this.rl, pe = this.pe, blocks = this.blocks, strips = this.strips, strip = this.strip, vps = this.vps, mps = this.mps;
+            int h = this.h, w = this.w, ci = this.ci, co = this.co, split = this.split, inPlane = this.inPlane;
+            int rl = this.rl, pe = this.pe, blocks = this.blocks, strips = this.strips, strip = this.strip;
+            int vps = this.vps, mps = this.mps;
             float[] v = WINO_V.get(24 * vps + SLACK), m = WINO_M.get(24 * mps + SLACK), t = WINO_T.get(40 * L);
             for (int item = from; item < to; item++) {
                 int b = item / (blocks * strips), y0 = 4 * ((item / strips) % blocks), tx0 = (item % strips) * strip;
@@ -772,7 +775,8 @@ final class VectorKernels {
         @Override
         public void run(int from, int to) {
             float[] z = this.z, hamming = this.hamming, out = this.out, packed = this.packed;
-            int taps = this.taps, H = this.H, W = this.W, pairs = this.pairs, wv = this.wv, plane = this.plane, vStride = this.vStride, pairK = this.pairK;
+            int taps = this.taps, H = this.H, W = this.W, pairs = this.pairs, wv = this.wv, plane = this.plane;
+            int vStride = this.vStride, pairK = this.pairK;
             for (int item = from; item < to; item++) {
                 int b = item / pairs, p = item % pairs;
                 for (int i = 0; i < 2; i++) {
@@ -843,8 +847,12 @@ final class VectorKernels {
 
         @Override
         public void run(int from, int to) {
-            float[] x = this.x, packed = this.packed, self = this.self, out = this.out, addend = this.addend, sum = this.sum;
-            int C = this.C, h = this.h, w = this.w, k = this.k, s = this.s, r = this.r, H = this.H, W = this.W, wv = this.wv, dw = this.dw, rows = this.rows, cStride = this.cStride, pairs = this.pairs, pairK = this.pairK, outPlane = this.outPlane, inPlane = this.inPlane, bandPairs = this.bandPairs, bands = this.bands, blocks = this.blocks;
+            float[] x = this.x, packed = this.packed, self = this.self, out = this.out, addend = this.addend;
+            float[] sum = this.sum;
+            int C = this.C, h = this.h, w = this.w, k = this.k, s = this.s, r = this.r, H = this.H, W = this.W;
+            int wv = this.wv, dw = this.dw, rows = this.rows, cStride = this.cStride, pairs = this.pairs;
+            int pairK = this.pairK, outPlane = this.outPlane, inPlane = this.inPlane, bandPairs = this.bandPairs;
+            int bands = this.bands, blocks = this.blocks;
             float selfScale = this.selfScale, carafeScale = this.carafeScale;
             boolean wholeVectors = this.wholeVectors;
             float[] ring = SOURCE_ROWS.get(4 * cStride + 2 * L);
@@ -939,8 +947,12 @@ final class VectorKernels {
 
         @Override
         public void run(int from, int to) {
-            float[] xl = this.xl, xh = this.xh, kpL = this.kpL, kpH = this.kpH, lrOut = this.lrOut, hrOut = this.hrOut, sum = this.sum;
-            int C = this.C, h = this.h, w = this.w, H = this.H, W = this.W, wv = this.wv, pairs = this.pairs, outPlane = this.outPlane, lrPlane = this.lrPlane, dwL = this.dwL, cStrideL = this.cStrideL, dwH = this.dwH, cStrideH = this.cStrideH, pairKL = this.pairKL, pairKH = this.pairKH, bandPairs = this.bandPairs, bands = this.bands, blocks = this.blocks;
+            float[] xl = this.xl, xh = this.xh, kpL = this.kpL, kpH = this.kpH, lrOut = this.lrOut, hrOut = this.hrOut;
+            float[] sum = this.sum;
+            int C = this.C, h = this.h, w = this.w, H = this.H, W = this.W, wv = this.wv, pairs = this.pairs;
+            int outPlane = this.outPlane, lrPlane = this.lrPlane, dwL = this.dwL, cStrideL = this.cStrideL;
+            int dwH = this.dwH, cStrideH = this.cStrideH, pairKL = this.pairKL, pairKH = this.pairKH;
+            int bandPairs = this.bandPairs, bands = this.bands, blocks = this.blocks;
             float hrSelfScale = this.hrSelfScale;
             float[] ringL = SOURCE_ROWS.get(4 * cStrideL + 2 * L), ringH = SOURCE_ROWS_HR.get(4 * cStrideH + 2 * L);
             java.util.Arrays.fill(ringL, 0, 4 * cStrideL + 2 * L, 0f);
@@ -1392,7 +1404,9 @@ final class VectorKernels {
             float[] delta = this.delta, wgt = this.wgt;
             int[] idx = this.idx, lastRow = this.lastRow;
             boolean[] consecutive = this.consecutive;
-            int groups = this.groups, h = this.h, w = this.w, unit = this.unit, H = this.H, W = this.W, q8 = this.q8, wv = this.wv, rowInts = this.rowInts, rowFloats = this.rowFloats, qs = this.qs, xs = this.xs, ys = this.ys, xw = this.xw;
+            int groups = this.groups, h = this.h, w = this.w, unit = this.unit, H = this.H, W = this.W, q8 = this.q8;
+            int wv = this.wv, rowInts = this.rowInts, rowFloats = this.rowFloats, qs = this.qs, xs = this.xs;
+            int ys = this.ys, xw = this.xw;
             for (int item = from; item < to; item++) {
                 int b = item / (groups * H), g = (item / H) % groups, Y = item % H;
                 int y = Y >> 1, i = Y & 1, io = item * rowInts, wo = item * rowFloats, last = 0;
@@ -1474,7 +1488,8 @@ final class VectorKernels {
             float[] f = this.f, wgt = this.wgt, out = this.out;
             int[] idx = this.idx;
             boolean[] consecutive = this.consecutive;
-            int C = this.C, groups = this.groups, H = this.H, W = this.W, cpg = this.cpg, plane = this.plane, wv = this.wv, rowInts = this.rowInts, rowFloats = this.rowFloats;
+            int C = this.C, groups = this.groups, H = this.H, W = this.W, cpg = this.cpg, plane = this.plane;
+            int wv = this.wv, rowInts = this.rowInts, rowFloats = this.rowFloats;
             for (int bc = from; bc < to; bc++) {
                 int b = bc / C, g = (bc % C) / cpg, p0 = bc * plane;
                 for (int Y = 0; Y < H; Y++) {
@@ -1545,7 +1560,8 @@ final class VectorKernels {
         @Override
         public void run(int from, int to) {
             float[] lrConv = this.lrConv, hrConv = this.hrConv, initPos = this.initPos, delta = this.delta;
-            int groups = this.groups, h = this.h, w = this.w, q8 = this.q8, H = this.H, W = this.W, n = this.n, lrScaleOff = this.lrScaleOff, hrScaleOff = this.hrScaleOff, whole = this.whole;
+            int groups = this.groups, h = this.h, w = this.w, q8 = this.q8, H = this.H, W = this.W, n = this.n;
+            int lrScaleOff = this.lrScaleOff, hrScaleOff = this.hrScaleOff, whole = this.whole;
             FloatVector ln2Hi = FloatVector.broadcast(S, -EXP_LN2_HI), p2 = FloatVector.broadcast(S, EXP_P2);
             FloatVector p3 = FloatVector.broadcast(S, EXP_P3), p4 = FloatVector.broadcast(S, EXP_P4), p5 = FloatVector.broadcast(S, EXP_P5);
             for (int item = from; item < to; item++) {
@@ -1697,7 +1713,8 @@ final class VectorKernels {
         public void run(int from, int to) {
             float[] f = this.f, wgt = this.wgt, out = this.out;
             int[] idx = this.idx, lastRow = this.lastRow;
-            int C = this.C, groups = this.groups, H = this.H, W = this.W, cpg = this.cpg, plane = this.plane, wv = this.wv, blocks = this.blocks;
+            int C = this.C, groups = this.groups, H = this.H, W = this.W, cpg = this.cpg, plane = this.plane;
+            int wv = this.wv, blocks = this.blocks;
             float[] tile = SAMPLE_TILE.get(64);
             float[] pb = SAMPLE_PLANE.get(8 * plane);
             for (int bk = from; bk < to; bk++) {
@@ -1768,7 +1785,8 @@ final class VectorKernels {
         @Override
         public void run(int from, int to) {
             float[] x = this.x, gamma = this.gamma, beta = this.beta, out = this.out;
-            int C = this.C, n = this.n, groups = this.groups, outBatchStride = this.outBatchStride, cpg = this.cpg, count = this.count;
+            int C = this.C, n = this.n, groups = this.groups, outBatchStride = this.outBatchStride, cpg = this.cpg;
+            int count = this.count;
             for (int item = from; item < to; item++) {
                 int b = item / groups, g = item % groups;
                 int base = (b * C + g * cpg) * n;
@@ -1865,7 +1883,8 @@ final class VectorKernels {
         @Override
         public void run(int from, int to) {
             float[] buf = this.buf, invNorm = this.invNorm;
-            int C = this.C, H = this.H, W = this.W, n = this.n, batchStride = this.batchStride, wv = this.wv, rl = this.rl, cStride = this.cStride;
+            int C = this.C, H = this.H, W = this.W, n = this.n, batchStride = this.batchStride, wv = this.wv;
+            int rl = this.rl, cStride = this.cStride;
             float[] ring = LCS_RING.get((C + 1) * cStride + SLACK);
             float[] tail = LCS_ROW.get(Math.max(wv, 8 * L));
             for (int r = 0; r < 5 * (C + 1); r++) {                 // pads stay zero: rows only get values copied in
