@@ -98,4 +98,62 @@ class FusionRunnerTest {
             }
         });
     }
+
+    /** A backend whose forwards only count their runs: the runner's own work, measured alone. */
+    private static final class CountingBackend implements io.freqfusion.backend.Backend {
+        int prepared, runs;
+
+        @Override public String name() { return "counting"; }
+
+        @Override public String device() { return "none"; }
+
+        @Override
+        public io.freqfusion.backend.ModuleForward prepare(FreqFusionModule module, io.freqfusion.backend.ForwardShape shape) {
+            prepared++;
+            return new io.freqfusion.backend.ModuleForward() {
+                @Override public io.freqfusion.backend.ForwardShape shape() { return shape; }
+
+                @Override
+                public void run(float[] hr, float[] lr, float[] mask, float[] hrOut, float[] lrOut, io.freqfusion.backend.StageTimes times) {
+                    runs++;
+                }
+            };
+        }
+    }
+
+    /**
+     * Repeating the last run's shapes takes the runner's short path: the same plan, no shape maps or keys built (a
+     * run allocates nothing on the calling thread), while other shapes, evicted plans and wrong outputs still take the
+     * general path.
+     */
+    @Test
+    void repeatedShapesReuseTheLastPlanWithoutAllocating() {
+        FusionModel model = FusionModel.single(FreqFusionModule.referenceInit(FreqFusionConfig.defaults(4, 4), 3));
+        CountingBackend backend = new CountingBackend();
+        try (FusionRunner runner = new FusionRunner(model, backend, 1)) {
+            Map<String, Tensor> in = inputs(4, 3, 1), out = runner.newOutputs(in);
+            runner.runInto(in, out, null);
+            var mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+            long probe0 = mx.getCurrentThreadAllocatedBytes(), probe = mx.getCurrentThreadAllocatedBytes() - probe0;
+            long before = mx.getCurrentThreadAllocatedBytes();
+            for (int i = 0; i < 10_000; i++) runner.runInto(in, out, null);
+            long allocated = mx.getCurrentThreadAllocatedBytes() - before - probe;
+            assertEquals(10_001, backend.runs);
+            assertEquals(1, backend.prepared, "one plan for one shape");
+            assertTrue(allocated < 10_000, "a repeated run allocates nothing: " + allocated + " bytes over 10 000 runs");
+
+            // another shape evicts the plan (bound 1): the first shape must be prepared again, not run on a closed plan
+            Map<String, Tensor> other = inputs(4, 2, 2);
+            runner.runInto(other, runner.newOutputs(other), null);
+            runner.runInto(in, out, null);
+            assertEquals(3, backend.prepared);
+            // outputs of the wrong shape are refused on the short path too
+            Map<String, Tensor> wrong = runner.newOutputs(other);
+            assertThrows(IllegalArgumentException.class, () -> runner.runInto(in, wrong, null));
+            // an extra input is not the last run's inputs: the general path validates it
+            Map<String, Tensor> extra = new LinkedHashMap<>(in);
+            extra.put("bogus", Tensor.zeros(1));
+            assertThrows(RuntimeException.class, () -> runner.runInto(extra, out, null));
+        }
+    }
 }

@@ -59,4 +59,34 @@ class ParallelTest {
         par.close();
         assertThrows(IllegalStateException.class, () -> par.forRange(8, (from, to) -> {}));
     }
+
+    @Test
+    void aReusedTaskAllocatesNothingPerCall() {
+        try (Parallel par = new Parallel(2)) {
+            Count task = new Count();
+            AtomicIntegerArray hits = new AtomicIntegerArray(64);
+            var mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+            // the caller and pool workers (this pool's, and maybe an earlier test's still exiting), nothing else
+            long[] ids = Thread.getAllStackTraces().keySet().stream()
+                    .filter(t -> t == Thread.currentThread() || t.getName().startsWith("freqfusion-cpu-"))
+                    .mapToLong(Thread::threadId).toArray();
+            long probe = allocated(mx.getThreadAllocatedBytes(ids), mx.getThreadAllocatedBytes(ids));
+            long[] before = mx.getThreadAllocatedBytes(ids);
+            for (int i = 0; i < 10_000; i++) {
+                task.hits = hits;
+                par.run(64, task);
+            }
+            long allocated = allocated(before, mx.getThreadAllocatedBytes(ids)) - probe;
+            for (int i = 0; i < 64; i++) assertEquals(10_000, hits.get(i));
+            // a job object per call would be ~800 KB here
+            assertTrue(allocated < 10_000, "a call allocates nothing: " + allocated + " bytes over 10 000 calls");
+        }
+    }
+
+    /** Bytes the threads allocated between the two readings (a thread that ended in between counts nothing). */
+    private static long allocated(long[] before, long[] after) {
+        long sum = 0;
+        for (int i = 0; i < before.length; i++) if (before[i] >= 0 && after[i] >= 0) sum += after[i] - before[i];
+        return sum;
+    }
 }
