@@ -96,35 +96,38 @@ public final class FusionRunner implements AutoCloseable {
     public void runInto(Map<String, Tensor> inputs, Map<String, Tensor> outputs, StageTimes times) {
         // The same shapes as the last run (the steady state of a benchmark or a busy deployment): its plan, checked
         // tensor by tensor, without building the shape maps and key of the general path (nothing allocated).
-        Plan last = lastRun;
-        if (last != null && last.matches(inputs, outputs)) {
-            synchronized (plans) {
-                if (plans.get(last.key) != last) last = null;   // evicted (or replaced): the general path
-            }
-            if (last != null) {
-                synchronized (last) {
-                    if (!last.closed) {
-                        execute(last, inputs, outputs, times);
-                        return;
+        Plan plan = repeatOfLastRun(inputs, outputs);
+        Map<String, int[]> shapes = null, outShapes = null;
+        while (true) {
+            if (plan == null) {
+                if (shapes == null) {
+                    shapes = new LinkedHashMap<>();
+                    for (var e : inputs.entrySet()) shapes.put(e.getKey(), e.getValue().shape());
+                    outShapes = model.outputShapes(shapes);
+                    for (var e : outShapes.entrySet()) {
+                        Tensor t = outputs.get(e.getKey());
+                        if (t == null || !t.hasShape(e.getValue())) throw new IllegalArgumentException("output buffer '" + e.getKey() + "' missing or of the wrong shape");
                     }
                 }
+                plan = plan(shapes, outShapes);
             }
-        }
-        Map<String, int[]> shapes = new LinkedHashMap<>();
-        inputs.forEach((k, v) -> shapes.put(k, v.shape()));
-        Map<String, int[]> outShapes = model.outputShapes(shapes);
-        for (var e : outShapes.entrySet()) {
-            Tensor t = outputs.get(e.getKey());
-            if (t == null || !t.hasShape(e.getValue())) throw new IllegalArgumentException("output buffer '" + e.getKey() + "' missing or of the wrong shape");
-        }
-        while (true) {
-            Plan plan = plan(shapes, outShapes);
             synchronized (plan) {
-                if (plan.closed) continue;   // evicted between lookup and run: prepare it again
-                execute(plan, inputs, outputs, times);
-                lastRun = plan;
-                return;
+                if (!plan.closed) {
+                    execute(plan, inputs, outputs, times);
+                    lastRun = plan;
+                    return;
+                }
             }
+            plan = null;   // evicted between lookup and run: look it up (prepare it) again
+        }
+    }
+
+    /** The last run's plan if these tensors have its shapes and it is still cached; otherwise null. */
+    private Plan repeatOfLastRun(Map<String, Tensor> inputs, Map<String, Tensor> outputs) {
+        Plan last = lastRun;
+        if (last == null || !last.matches(inputs, outputs)) return null;
+        synchronized (plans) {
+            return plans.get(last.key) == last ? last : null;   // the lookup also marks it recently used
         }
     }
 
