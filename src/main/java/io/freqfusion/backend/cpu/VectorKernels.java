@@ -442,7 +442,7 @@ final class VectorKernels {
 
     private static final ThreadLocal<WinogradTask> WINOGRAD = ThreadLocal.withInitial(WinogradTask::new);
 
-    /** {@link #convWinograd}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
+    /** {@link #convWinograd}'s tiles (transforms and GEMMs), the call's arguments in fields (see {@link Parallel.Task}). */
     private static final class WinogradTask extends Parallel.Task {
         float[] xp, out, out2;
         ConvWeights cw;
@@ -484,7 +484,7 @@ final class VectorKernels {
 
     private static final ThreadLocal<WinogradCopyTask> WINOGRAD_COPY = ThreadLocal.withInitial(WinogradCopyTask::new);
 
-    /** {@link #convWinograd}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
+    /** {@link #convWinograd}'s padded, deinterleaved copy, the call's arguments in fields (see {@link Parallel.Task}). */
     private static final class WinogradCopyTask extends Parallel.Task {
         float[] x, xp;
         int h, w, inPlane, hp, pe;
@@ -1875,7 +1875,7 @@ final class VectorKernels {
 
     private static final ThreadLocal<SimilarityTask> SIMILARITY = ThreadLocal.withInitial(SimilarityTask::new);
 
-    /** {@link #localCosineSimilarity}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
+    /** {@link #localCosineSimilarity}'s similarities, the call's arguments in fields (see {@link Parallel.Task}). */
     private static final class SimilarityTask extends Parallel.Task {
         float[] buf, invNorm;
         int C, H, W, n, batchStride, wv, rl, cStride;
@@ -1931,7 +1931,7 @@ final class VectorKernels {
 
     private static final ThreadLocal<InverseNormTask> INVERSE_NORM = ThreadLocal.withInitial(InverseNormTask::new);
 
-    /** {@link #localCosineSimilarity}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
+    /** {@link #localCosineSimilarity}'s inverse norms, the call's arguments in fields (see {@link Parallel.Task}). */
     private static final class InverseNormTask extends Parallel.Task {
         float[] buf, invNorm;
         int C, H, W, n, batchStride, wv;
