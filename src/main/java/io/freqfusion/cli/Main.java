@@ -35,7 +35,8 @@ public final class Main {
                      --output OUT.safetensors|DIR [--outputs-prefix P] [--backend cpu|tornado] [--threads N]
                      (without --model: the seeded reference initialisation sized to the inputs)
               bench  --workload W1|W2|W3|FPN4 [--config default|paper] [--backend cpu|tornado] [--threads N]
-                     [--warmup N] [--warmup-seconds S] [--runs N]
+                     [--warmup N] [--warmup-seconds S] [--runs N] [--outputs all|levels|NAME,...]
+                     (default outputs: a single module's all three, FPN4's levels y1..y4)
               info   backends available here
               serve  start the service (through ./freqfusion serve)
             """;
@@ -189,7 +190,7 @@ public final class Main {
         private final PrintStream out;
 
         Bench(String[] argv, PrintStream out) {
-            this.a = new Args(argv, 1, Set.of("workload", "config", "backend", "threads", "warmup", "warmup-seconds", "runs", "device"));
+            this.a = new Args(argv, 1, Set.of("workload", "config", "backend", "threads", "warmup", "warmup-seconds", "runs", "device", "outputs"));
             this.out = out;
         }
 
@@ -203,8 +204,10 @@ public final class Main {
             FusionModel model = wl.model(config, 42);
             Map<String, Tensor> inputs = wl.randomInputs(System.nanoTime());
             long macs = FlopCount.macs(model, wl.inputShapes());
+            java.util.List<String> wanted = wantedOutputs(model);
             try (Backend backend = backend(a); FusionRunner runner = new FusionRunner(model, backend)) {
-                Map<String, Tensor> outputs = runner.newOutputs(inputs);
+                Map<String, Tensor> outputs = runner.newOutputs(inputs, wanted);
+                out.println("outputs: " + String.join(" ", outputs.keySet()));
                 long t0 = System.nanoTime();
                 runner.runInto(inputs, outputs, null);      // first call: prepare (and JIT-compile for accelerators)
                 out.printf(Locale.ROOT, "prepare+first run: %.1f ms on %s%n", (System.nanoTime() - t0) / 1e6, backend.device());
@@ -238,6 +241,24 @@ public final class Main {
                         "{\"workload\":\"%s\",\"config\":\"%s\",\"backend\":\"%s\",\"threads\":%d,\"median_ms\":%.4f,\"min_ms\":%.4f,\"gflops\":%.2f,\"alloc_bytes_per_op\":%d}%n",
                         wl.name(), config, backend.name(), threads(backend), median, sorted[0], 2.0 * macs / (median * 1e6), allocPerOp);
             }
+        }
+
+        /**
+         * --outputs: "all", "levels" (a pyramid's y1..yN, what an FPN neck reads) or a comma list of output names; by
+         * default all of a single module's outputs and a pyramid's levels.
+         */
+        private java.util.List<String> wantedOutputs(FusionModel model) {
+            String v = a.get("outputs", model.topology() == Topology.SINGLE ? "all" : "levels");
+            if (v.equals("all")) return null;
+            if (v.equals("levels")) {
+                if (model.topology() == Topology.SINGLE) throw new Args.UsageException("--outputs levels: a single module has no levels (use all or names)");
+                return model.outputNames().stream().filter(model::alwaysMade).toList();
+            }
+            java.util.List<String> names = java.util.List.of(v.split(","));
+            for (String n : names) {
+                if (!model.outputNames().contains(n)) throw new Args.UsageException("--outputs: unknown output '" + n + "' (" + model.outputNames() + ")");
+            }
+            return names;
         }
 
         private int threads(Backend b) {

@@ -80,6 +80,15 @@ public final class FusionModel {
         return n;
     }
 
+    /**
+     * Whether a run always makes this output: a pyramid's levels y1..yN (each but the finest is the next stage's
+     * input). Every other output (a single module's three, a stage's mask, hr_feat and lr_feat) is made only when
+     * asked for.
+     */
+    public boolean alwaysMade(String output) {
+        return topology != Topology.SINGLE && output.startsWith("y");
+    }
+
     /** Input channel count of each input (index-aligned with {@link #inputNames()}). */
     public int[] inputChannels() {
         if (topology == Topology.SINGLE) return new int[] {stages.get(0).config().hrChannels(), stages.get(0).config().lrChannels()};

@@ -69,16 +69,37 @@ public final class FusionRunner implements AutoCloseable {
         return model.outputShapes(shapes);
     }
 
-    /** Allocates output tensors for these inputs (validated). */
-    public Map<String, Tensor> newOutputs(Map<String, Tensor> inputs) {
+    /** Allocates every output tensor for these inputs (validated). */
+    public Map<String, Tensor> newOutputs(Map<String, Tensor> inputs) { return newOutputs(inputs, null); }
+
+    /**
+     * Allocates the output tensors for these inputs (validated): those in {@code wanted} (null: all) and those every
+     * run makes ({@link FusionModel#alwaysMade}, a pyramid's levels). Names the model does not produce are refused.
+     */
+    public Map<String, Tensor> newOutputs(Map<String, Tensor> inputs, java.util.Collection<String> wanted) {
+        Map<String, int[]> shapes = outputShapes(inputs);
+        if (wanted != null) {
+            for (String n : wanted) {
+                if (!shapes.containsKey(n)) throw new IllegalArgumentException("unknown output '" + n + "' (the model produces " + shapes.keySet() + ")");
+            }
+        }
         Map<String, Tensor> out = new LinkedHashMap<>();
-        outputShapes(inputs).forEach((k, s) -> out.put(k, Tensor.zeros(s)));
+        shapes.forEach((k, s) -> {
+            if (wanted == null || wanted.contains(k) || model.alwaysMade(k)) out.put(k, Tensor.zeros(s));
+        });
         return out;
     }
 
-    /** Runs the model into freshly allocated outputs. */
-    public Map<String, Tensor> run(Map<String, Tensor> inputs, StageTimes times) {
-        Map<String, Tensor> out = newOutputs(inputs);
+    /** Runs the model into freshly allocated outputs, all of them. */
+    public Map<String, Tensor> run(Map<String, Tensor> inputs, StageTimes times) { return run(inputs, null, times); }
+
+    /**
+     * Runs the model into freshly allocated outputs: those in {@code wanted} (null: all) and a pyramid's levels. Work
+     * that only unwanted outputs need is skipped where the backend can (a CPU fpn-add chain then writes each level's
+     * sum without its hr_feat and lr_feat).
+     */
+    public Map<String, Tensor> run(Map<String, Tensor> inputs, java.util.Collection<String> wanted, StageTimes times) {
+        Map<String, Tensor> out = newOutputs(inputs, wanted);
         runInto(inputs, out, times);
         return out;
     }
@@ -91,7 +112,8 @@ public final class FusionRunner implements AutoCloseable {
 
     /**
      * Runs the model writing into {@code outputs} (as made by {@link #newOutputs}); reusing them across calls
-     * makes a run allocation-free in the steady state.
+     * makes a run allocation-free in the steady state. {@code outputs} must hold the outputs every run makes
+     * ({@link FusionModel#alwaysMade}) and may leave out any other: an output left out is not made.
      */
     public void runInto(Map<String, Tensor> inputs, Map<String, Tensor> outputs, StageTimes times) {
         // The same shapes as the last run (the steady state of a benchmark or a busy deployment): its plan, checked
@@ -106,7 +128,9 @@ public final class FusionRunner implements AutoCloseable {
                     outShapes = model.outputShapes(shapes);
                     for (var e : outShapes.entrySet()) {
                         Tensor t = outputs.get(e.getKey());
-                        if (t == null || !t.hasShape(e.getValue())) throw new IllegalArgumentException("output buffer '" + e.getKey() + "' missing or of the wrong shape");
+                        if (t == null ? model.alwaysMade(e.getKey()) : !t.hasShape(e.getValue())) {
+                            throw new IllegalArgumentException("output buffer '" + e.getKey() + "' missing or of the wrong shape");
+                        }
                     }
                 }
                 plan = plan(shapes, outShapes);
@@ -125,7 +149,7 @@ public final class FusionRunner implements AutoCloseable {
     /** The last run's plan if these tensors have its shapes and it is still cached; otherwise null. */
     private Plan repeatOfLastRun(Map<String, Tensor> inputs, Map<String, Tensor> outputs) {
         Plan last = lastRun;
-        if (last == null || !last.matches(inputs, outputs)) return null;
+        if (last == null || !last.matches(model, inputs, outputs)) return null;
         synchronized (plans) {
             return plans.get(last.key) == last ? last : null;   // the lookup also marks it recently used
         }
@@ -162,7 +186,7 @@ public final class FusionRunner implements AutoCloseable {
     private void execute(Plan plan, Map<String, Tensor> in, Map<String, Tensor> out, StageTimes times) {
         if (model.topology() == Topology.SINGLE) {
             plan.forwards[0].run(in.get("hr_feat").data(), in.get("lr_feat").data(),
-                    out.get("mask").data(), out.get("hr_feat").data(), out.get("lr_feat").data(), times);
+                    data(out.get("mask")), data(out.get("hr_feat")), data(out.get("lr_feat")), times);
             return;
         }
         // y_N = x_N
@@ -170,24 +194,35 @@ public final class FusionRunner implements AutoCloseable {
         System.arraycopy(in.get(plan.topIn).data(), 0, yN, 0, yN.length);
         for (int s = 0; s < model.stages().size(); s++) {
             String[] st = plan.stageNames[s];
-            Tensor hrOut = out.get(st[0]), lrOut = out.get(st[1]);
-            float[] xs = in.get(st[3]).data(), coarser = out.get(st[4]).data(), mask = out.get(st[2]).data();
+            float[] hrOut = data(out.get(st[0])), lrOut = data(out.get(st[1]));
+            float[] xs = in.get(st[3]).data(), coarser = out.get(st[4]).data(), mask = data(out.get(st[2]));
             float[] y = out.get(st[5]).data();
             if (model.topology() == Topology.FPN_ADD) {
-                plan.forwards[s].runAndAdd(xs, coarser, mask, hrOut.data(), lrOut.data(), y, times);
+                if (!plan.forwards[s].sumsWithoutOutputs()) {
+                    if (hrOut == null) hrOut = plan.stageScratch(s, 0);
+                    if (lrOut == null) lrOut = plan.stageScratch(s, 1);
+                }
+                plan.forwards[s].runAndAdd(xs, coarser, mask, hrOut, lrOut, y, times);
             } else {
-                plan.forwards[s].run(xs, coarser, mask, hrOut.data(), lrOut.data(), times);
-                concat(hrOut, lrOut, model.concatGroups(), y);
+                // the concat needs both halves: unwanted ones go to the plan's scratch
+                if (hrOut == null) hrOut = plan.stageScratch(s, 0);
+                if (lrOut == null) lrOut = plan.stageScratch(s, 1);
+                plan.forwards[s].run(xs, coarser, mask, hrOut, lrOut, times);
+                concat(hrOut, plan.stageShapes[s][0], lrOut, plan.stageShapes[s][1], model.concatGroups(), y);
             }
         }
     }
 
-    /** Channel concat [a, b] per batch item; with groups > 0 group-interleaved [a_0, b_0, a_1, b_1, ...] (spec 8b). */
-    static void concat(Tensor a, Tensor b, int groups, float[] out) {
-        int B = a.dim(0), ca = a.dim(1), cb = b.dim(1), plane = a.dim(2) * a.dim(3);
+    private static float[] data(Tensor t) { return t == null ? null : t.data(); }
+
+    /**
+     * Channel concat [a, b] per batch item (a, b NCHW of shapes sa, sb); with groups > 0 group-interleaved [a_0, b_0,
+     * a_1, b_1, ...] (spec 8b).
+     */
+    static void concat(float[] da, int[] sa, float[] db, int[] sb, int groups, float[] out) {
+        int B = sa[0], ca = sa[1], cb = sb[1], plane = sa[2] * sa[3];
         int g = groups > 0 ? groups : 1;
         int blockA = ca / g * plane, blockB = cb / g * plane;
-        float[] da = a.data(), db = b.data();
         int o = 0;
         for (int bi = 0; bi < B; bi++) {
             for (int gi = 0; gi < g; gi++) {
@@ -216,7 +251,8 @@ public final class FusionRunner implements AutoCloseable {
     private static final class Plan implements AutoCloseable {
         final ShapeKey key;
         final ModuleForward[] forwards;
-        final long bytes;
+        /** Scratch of the forwards, and of the stage outputs below once made; read under the plans' monitor. */
+        volatile long bytes;
         /** Input and output names with their shapes, for {@link #matches}. */
         final String[] inNames, outNames;
         final int[][] inShapes, outShapes;
@@ -226,6 +262,13 @@ public final class FusionRunner implements AutoCloseable {
          */
         final String[][] stageNames;
         final String topIn, topOut;
+        /** Per stage, the shapes of its hr_feat and lr_feat outputs. */
+        final int[][][] stageShapes;
+        /**
+         * Per stage, arrays for its hr_feat and lr_feat when a run does not want them but the stage still has to write
+         * them (a concat, or a backend whose fpn-add sum needs them); made on first use. Guarded by the plan's monitor.
+         */
+        private final float[][][] stageScratch;
         boolean closed;   // guarded by the plan's monitor
 
         Plan(FusionModel model, Backend backend, ShapeKey key, Map<String, int[]> in, Map<String, int[]> out) {
@@ -235,10 +278,13 @@ public final class FusionRunner implements AutoCloseable {
             outNames = out.keySet().toArray(String[]::new);
             outShapes = out.values().toArray(int[][]::new);
             stageNames = new String[model.stages().size()][];
+            stageShapes = new int[stageNames.length][][];
+            stageScratch = new float[stageNames.length][2][];
             for (int s = 0; s < stageNames.length; s++) {
                 String st = "ff" + (s + 1) + ".";
                 int lvl = model.topology() == Topology.SINGLE ? 0 : model.hrLevelOfStage(s);
                 stageNames[s] = new String[] {st + "hr_feat", st + "lr_feat", st + "mask", "x" + (lvl + 1), "y" + (lvl + 2), "y" + (lvl + 1)};
+                stageShapes[s] = new int[][] {out.get(stageNames[s][0]), out.get(stageNames[s][1])};
             }
             topIn = "x" + model.levels();
             topOut = "y" + model.levels();
@@ -261,8 +307,21 @@ public final class FusionRunner implements AutoCloseable {
             bytes = b;
         }
 
-        /** Whether these are exactly this plan's inputs, and the outputs include its outputs, shape for shape. */
-        boolean matches(Map<String, Tensor> inputs, Map<String, Tensor> outputs) {
+        /** Stage s's hr_feat (i = 0) or lr_feat (i = 1) array of the plan's own, made on first use. */
+        float[] stageScratch(int s, int i) {
+            float[] a = stageScratch[s][i];
+            if (a == null) {
+                a = stageScratch[s][i] = new float[Math.toIntExact(Tensor.numel(stageShapes[s][i]))];
+                bytes += 4L * a.length;
+            }
+            return a;
+        }
+
+        /**
+         * Whether these are exactly this plan's inputs, and the outputs have its outputs' shapes, those that every run
+         * makes all present.
+         */
+        boolean matches(FusionModel model, Map<String, Tensor> inputs, Map<String, Tensor> outputs) {
             if (inputs.size() != inNames.length) return false;
             for (int i = 0; i < inNames.length; i++) {
                 Tensor t = inputs.get(inNames[i]);
@@ -270,7 +329,7 @@ public final class FusionRunner implements AutoCloseable {
             }
             for (int i = 0; i < outNames.length; i++) {
                 Tensor t = outputs.get(outNames[i]);
-                if (t == null || !t.hasShape(outShapes[i])) return false;
+                if (t == null ? model.alwaysMade(outNames[i]) : !t.hasShape(outShapes[i])) return false;
             }
             return true;
         }

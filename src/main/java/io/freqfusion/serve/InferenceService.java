@@ -176,11 +176,13 @@ public class InferenceService {
         }
         List<String> outs = outputs(served, requestedOutputs);
         if (ticket != null) {
-            // the working set, before anything is decoded: inputs, every output the forward computes, the encoded ones
+            // the working set, before anything is decoded: inputs, every output the forward makes (those asked for and
+            // a pyramid's levels), the encoded ones; plan scratch scales with all outputs
             long cost = MemoryBudget.inputBytes(totalElements);
             for (var e : outShapes.entrySet()) {
                 long numel = Tensor.numel(e.getValue());
-                cost = sat(cost, outs.contains(e.getKey()) ? MemoryBudget.outputBytes(numel, binaryOutput.test(e.getKey())) : MemoryBudget.mul(numel, 8));
+                if (outs.contains(e.getKey())) cost = sat(cost, MemoryBudget.outputBytes(numel, binaryOutput.test(e.getKey())));
+                else if (model.alwaysMade(e.getKey())) cost = sat(cost, MemoryBudget.mul(numel, 8));
                 cost = sat(cost, MemoryBudget.mul(numel, MemoryBudget.PLAN_BYTES_PER_OUTPUT_ELEMENT));
             }
             ticket.reserve(cost, "the request (" + totalElements + " input elements)");

@@ -99,6 +99,65 @@ class FusionRunnerTest {
         });
     }
 
+    /**
+     * A chain asked for its levels only: the CPU backend sums each level without its stage outputs; a backend that
+     * needs them to form the sum (the interface's default) gets arrays of the plan's own. Same levels either way; a
+     * level left out of the outputs, or an unknown output asked for, is refused.
+     */
+    @Test
+    void levelsAloneAreTheFullRunsLevels() {
+        Map<String, Map<String, Object>> configs = new LinkedHashMap<>();
+        configs.put("default", Map.of());
+        configs.put("paper", Workload.configOptions("paper", 32));
+        configs.put("high pass off", Map.of("use_high_pass", false, "comp_feat_upsample", false));
+        for (Topology topology : new Topology[] {Topology.FPN_ADD, Topology.FPN_CONCAT}) {
+            configs.forEach((name, kw) -> {
+                FusionModel model = ModelLoader.builtIn(topology, 32, 3, kw, 5);
+                Map<String, Tensor> in = new LinkedHashMap<>();
+                SplittableRandom r = new SplittableRandom(11);
+                for (int i = 0; i < 3; i++) {
+                    Tensor t = Tensor.zeros(1, 32, 16 >> i, 24 >> i);
+                    for (int j = 0; j < t.data().length; j++) t.data()[j] = (float) r.nextGaussian();
+                    in.put("x" + (i + 1), t);
+                }
+                java.util.List<String> levels = java.util.List.of("y1", "y2", "y3");
+                try (CpuBackend cpu = new CpuBackend(2); FusionRunner runner = new FusionRunner(model, cpu);
+                     FusionRunner viaDefault = new FusionRunner(model, new SumFromOutputs(cpu))) {
+                    Map<String, Tensor> full = runner.run(in, null);
+                    for (FusionRunner rn : new FusionRunner[] {runner, viaDefault}) {
+                        Map<String, Tensor> got = rn.run(in, levels, null);
+                        assertEquals(levels, java.util.List.copyOf(got.keySet()), topology + " " + name);
+                        for (String y : levels) assertArrayEquals(full.get(y).data(), got.get(y).data(), topology + " " + name + " " + y);
+                        Map<String, Tensor> missing = rn.newOutputs(in, levels);
+                        missing.remove("y2");
+                        assertThrows(IllegalArgumentException.class, () -> rn.runInto(in, missing, null), "a level is always made");
+                    }
+                    assertThrows(IllegalArgumentException.class, () -> runner.run(in, java.util.List.of("y9"), null));
+                }
+            });
+        }
+    }
+
+    /** The CPU backend's forwards behind the interface's default fpn-add sum (which needs hr_out and lr_out arrays). */
+    private record SumFromOutputs(CpuBackend cpu) implements io.freqfusion.backend.Backend {
+        @Override public String name() { return "sum-from-outputs"; }
+
+        @Override public String device() { return cpu.device(); }
+
+        @Override
+        public io.freqfusion.backend.ModuleForward prepare(FreqFusionModule module, io.freqfusion.backend.ForwardShape shape) {
+            io.freqfusion.backend.ModuleForward f = cpu.prepare(module, shape);
+            return new io.freqfusion.backend.ModuleForward() {
+                @Override public io.freqfusion.backend.ForwardShape shape() { return shape; }
+
+                @Override
+                public void run(float[] hr, float[] lr, float[] mask, float[] hrOut, float[] lrOut, io.freqfusion.backend.StageTimes times) {
+                    f.run(hr, lr, mask, hrOut, lrOut, times);
+                }
+            };
+        }
+    }
+
     /** A backend whose forwards only count their runs: the runner's own work, measured alone. */
     private static final class CountingBackend implements io.freqfusion.backend.Backend {
         int prepared, runs;

@@ -129,18 +129,33 @@ final class CpuModuleForward implements ModuleForward {
         forward(xh, xl, mask, hrOut, lrOut, null, times);
     }
 
-    /** The fpn-add level sum is made by the hr reassembly, row by row, while each hr_out row is still in cache. */
+    /**
+     * The fpn-add level sum is made by the hr reassembly, row by row, while each hr_out row is still in cache; without
+     * hrOut and lrOut their rows are made in cache and only the sum is written (a 128² level of 256 channels: 32 MB
+     * written fewer).
+     */
+    @Override
+    public boolean sumsWithoutOutputs() { return true; }
+
     @Override
     public void runAndAdd(float[] xh, float[] xl, float[] mask, float[] hrOut, float[] lrOut, float[] sum, StageTimes times) {
         forward(xh, xl, mask, hrOut, lrOut, sum, times);
     }
 
-    /** The forward; with sum non-null also sum = hrOut + lrOut. */
+    /**
+     * The forward; with sum non-null also sum = hrOut + lrOut. An output that is null is not wanted: the work only it
+     * needs is skipped, and with a sum the level's hr_out and lr_out are made in cache rows (or in sum itself) without
+     * being written out.
+     */
     private void forward(float[] xh, float[] xl, float[] mask, float[] hrOut, float[] lrOut, float[] sum, StageTimes times) {
         clock.start(times);
         int ke = cfg.encoderKernel(), ed = cfg.encoderDilation(), ep = cfg.encoderPadding();
         boolean fr = cfg.featureResample();
-        float[] lrDest = fr && !blockedSampling ? lrPre : lrOut;
+        boolean wantHr = hrOut != null || sum != null;
+        // lr_out goes to sum when only the sum is wanted (the hr reassembly then adds hr_out into it in place)
+        float[] lrTarget = lrOut != null ? lrOut : sum;
+        float[] lrDest = lrTarget == null ? null : fr && !blockedSampling ? lrPre : lrTarget;
+        if (mask == null && !wantHr && lrTarget == null) return;
 
         // compressors: P_h = HC(X_h), P_l = LC(X_l)
         conv2d(par, xh, B, H, W, packed.hrCompressor, 1, 0, ph, scratch);
@@ -173,7 +188,7 @@ final class CpuModuleForward implements ModuleForward {
             normalisePacked(par, zl, B, tl, H, W, wt.hammingLowpass, mask, kp);                    // K_l
             clock.lap(Stage.NORMALISE);
             // Z_h = Z_hh + CARAFE(Z_hl, K_l, k_l, s=2)
-            carafe(par, zhl, B, th, h, w, kp, cfg.lowpassKernel(), 2, zhh, 1f, 1f, zh);
+            if (wantHr) carafe(par, zhl, B, th, h, w, kp, cfg.lowpassKernel(), 2, zhh, 1f, 1f, zh);
             if (fuseFinal && sum != null) {
                 // (d) both filters applied to the real features in one pass: lr_out = CARAFE(X_l, K_l, s=2),
                 // hr_out = 2 X_h - CARAFE(X_h, K_h) and the fpn-add level sum
@@ -185,7 +200,7 @@ final class CpuModuleForward implements ModuleForward {
                 return;
             }
             // (d) lr_out = CARAFE(X_l, K_l, s=2)
-            carafe(par, xl, B, Cl, h, w, kp, cfg.lowpassKernel(), 2, null, 0f, 1f, lrDest);
+            if (lrDest != null) carafe(par, xl, B, Cl, h, w, kp, cfg.lowpassKernel(), 2, null, 0f, 1f, lrDest);
             clock.lap(Stage.REASSEMBLE);
             qh = ph2;
         } else if (cfg.semiConv()) {
@@ -202,7 +217,7 @@ final class CpuModuleForward implements ModuleForward {
             clock.lap(Stage.REASSEMBLE);
             normalisePacked(par, zl, B, tl, H, W, wt.hammingLowpass, mask, kp);
             clock.lap(Stage.NORMALISE);
-            carafe(par, xl, B, Cl, h, w, kp, cfg.lowpassKernel(), 2, null, 0f, 1f, lrDest);
+            if (lrDest != null) carafe(par, xl, B, Cl, h, w, kp, cfg.lowpassKernel(), 2, null, 0f, 1f, lrDest);
             clock.lap(Stage.REASSEMBLE);
         } else {
             // 5.2: P_x = NearestUp(P_l) + P_h; kernels from P_x; lr resized first, CARAFE with s=1
@@ -213,30 +228,33 @@ final class CpuModuleForward implements ModuleForward {
             clock.lap(Stage.ENCODE);
             normalisePacked(par, zl, B, tl, H, W, wt.hammingLowpass, mask, kp);
             clock.lap(Stage.NORMALISE);
-            if (cfg.upsampleMode() == io.freqfusion.model.UpsampleMode.NEAREST) {
-                nearest(par, xl, B, Cl, h, w, H, W, null, upLr);
-            } else {
-                bilinear(par, xl, B, Cl, h, w, H, W, cfg.alignCorners(), upLr);
+            if (lrDest != null) {
+                if (cfg.upsampleMode() == io.freqfusion.model.UpsampleMode.NEAREST) {
+                    nearest(par, xl, B, Cl, h, w, H, W, null, upLr);
+                } else {
+                    bilinear(par, xl, B, Cl, h, w, H, W, cfg.alignCorners(), upLr);
+                }
+                carafe(par, upLr, B, Cl, H, W, kp, cfg.lowpassKernel(), 1, null, 0f, 1f, lrDest);
             }
-            carafe(par, upLr, B, Cl, H, W, kp, cfg.lowpassKernel(), 1, null, 0f, 1f, lrDest);
             clock.lap(Stage.REASSEMBLE);
         }
 
         // lr_out is final before the hr branch, so that an fpn-add sum can be made by the hr reassembly
-        if (fr) {
-            resample(qh, lrOut);
+        if (fr && lrTarget != null) {
+            resample(qh, lrTarget);
             clock.lap(Stage.RESAMPLE);
         }
+        if (!wantHr) return;
 
-        // (d) hr branch: hr_out = (2 or 1) X_h - CARAFE(X_h, N(Z_h), k_h, s=1)
+        // (d) hr branch: hr_out = (2 or 1) X_h - CARAFE(X_h, N(Z_h), k_h, s=1); hrOut may be null when sum is not
         if (cfg.useHighPass()) {
             normalisePacked(par, zh, B, th, H, W, wt.hammingHighpass, null, kp);                   // K_h
             clock.lap(Stage.NORMALISE);
-            if (sum != null) carafeAndAdd(par, xh, B, Ch, H, W, kp, cfg.highpassKernel(), 1, xh, hrSelfScale(), -1f, hrOut, lrOut, sum);
+            if (sum != null) carafeAndAdd(par, xh, B, Ch, H, W, kp, cfg.highpassKernel(), 1, xh, hrSelfScale(), -1f, hrOut, lrTarget, sum);
             else carafe(par, xh, B, Ch, H, W, kp, cfg.highpassKernel(), 1, xh, hrSelfScale(), -1f, hrOut);
         } else {
-            System.arraycopy(xh, 0, hrOut, 0, B * Ch * H * W);
-            if (sum != null) VectorKernels.add(par, hrOut, lrOut, sum);
+            if (hrOut != null) System.arraycopy(xh, 0, hrOut, 0, B * Ch * H * W);
+            if (sum != null) VectorKernels.add(par, xh, lrTarget, sum);
         }
         clock.lap(Stage.REASSEMBLE);
     }

@@ -52,7 +52,8 @@ final class VectorKernels {
 
     private static final ThreadBuffer<float[]> LCS_ROW = ThreadBuffer.floats(), LCS_RING = ThreadBuffer.floats();
     private static final ThreadBuffer<float[]> PANEL = ThreadBuffer.floats(), KERNEL_VECTOR = ThreadBuffer.floats(),
-            SOURCE_ROWS = ThreadBuffer.floats(), RESULT_ROWS = ThreadBuffer.floats();
+            SOURCE_ROWS = ThreadBuffer.floats(), RESULT_ROWS = ThreadBuffer.floats(), FINISHED_ROWS = ThreadBuffer.floats(),
+            FINISHED_ROWS_LR = ThreadBuffer.floats();
 
     // ------------------------------------------------------------------ convolutions (register-blocked GEMMs)
 
@@ -617,7 +618,7 @@ final class VectorKernels {
             float[] a = this.a, b = this.b, sum = this.sum;
             int n = this.n, block = this.block;
             int start = from * block;
-            addRow(a, b, sum, start, Math.min(n, to * block) - start);
+            addRow(a, start, b, start, sum, start, Math.min(n, to * block) - start);
         }
 
         @Override
@@ -628,11 +629,11 @@ final class VectorKernels {
         }
     }
 
-    /** sum[o + X] = a[o + X] + b[o + X] for X < W. */
-    private static void addRow(float[] a, float[] b, float[] sum, int o, int W) {
+    /** sum[so + X] = a[ao + X] + b[bo + X] for X < W (sum may be b). */
+    private static void addRow(float[] a, int ao, float[] b, int bo, float[] sum, int so, int W) {
         int X = 0;
-        for (; X + L <= W; X += L) FloatVector.fromArray(S, a, o + X).add(FloatVector.fromArray(S, b, o + X)).intoArray(sum, o + X);
-        for (; X < W; X++) sum[o + X] = a[o + X] + b[o + X];
+        for (; X + L <= W; X += L) FloatVector.fromArray(S, a, ao + X).add(FloatVector.fromArray(S, b, bo + X)).intoArray(sum, so + X);
+        for (; X < W; X++) sum[so + X] = a[ao + X] + b[bo + X];
     }
 
     // ------------------------------------------------------------------ kernel normaliser
@@ -857,6 +858,9 @@ final class VectorKernels {
             boolean wholeVectors = this.wholeVectors;
             float[] ring = SOURCE_ROWS.get(4 * cStride + 2 * L);
             float[] res = RESULT_ROWS.get(8 * wv);
+            // Without out (an fpn-add level whose hr_out nobody asked for) each row is made in L1 and only the sum is
+            // written: one write of the level instead of two.
+            float[] rowsOut = out == null ? FINISHED_ROWS.get(8 * wv) : null;
             // The pads of every ring row stay zero for this call's geometry: rows only ever get their values copied in.
             java.util.Arrays.fill(ring, 0, 4 * cStride + 2 * L, 0f);
             for (int item = from; item < to; item++) {
@@ -867,9 +871,12 @@ final class VectorKernels {
                     int y0 = 2 * p, sy0 = (s == 2 ? p : y0) - r;
                     next = advanceRing(x, (b * C + c) * inPlane, inPlane, h, w, s, k, nc, sy0, next, ring, cStride);
                     int first = Math.floorMod(sy0, rows), kb = (b * pairs + p) * pairK;
-                    boolean direct = nc == 4 && wholeVectors && y0 + 1 < H;
-                    float[] dst = direct ? out : res, tileSelf = direct ? self : null;
-                    int d0 = direct ? (b * C + c) * outPlane + y0 * W : 0, rs = direct ? W : wv, cs = direct ? outPlane : 2 * wv;
+                    // into a row buffer the tiles may finish rows only where self is no read from memory (residualRows
+                    // reads self at the destination's offsets)
+                    boolean direct = nc == 4 && wholeVectors && y0 + 1 < H && (out != null || self == null || (self == x && s == 1 && k == 3));
+                    float[] dst = !direct ? res : out != null ? out : rowsOut, tileSelf = direct ? self : null;
+                    int d0 = direct && out != null ? (b * C + c) * outPlane + y0 * W : 0;
+                    int rs = direct && out != null ? W : wv, cs = direct && out != null ? outPlane : 2 * wv;
                     if (nc == 4 && s == 2 && k == 5) {
                         carafeS2Tile4K5(ring, cStride, dw, rows, first, packed, kb, wv, dst, d0, rs, cs, tileSelf, selfScale, carafeScale);
                     } else if (nc == 4 && s == 2) {
@@ -883,9 +890,14 @@ final class VectorKernels {
                     }
                     for (int cc = 0; cc < nc; cc++) {
                         for (int i = 0; i < 2 && y0 + i < H; i++) {
-                            int o = (b * C + c + cc) * outPlane + (y0 + i) * W;
-                            if (!direct) combineRow(res, (2 * cc + i) * wv, self, selfScale, carafeScale, out, o, W);
-                            if (sum != null) addRow(out, addend, sum, o, W);     // while the row is in L1
+                            int o = (b * C + c + cc) * outPlane + (y0 + i) * W, ro = (2 * cc + i) * wv;
+                            if (out == null) {
+                                if (!direct) combineRow(res, ro, self, o, selfScale, carafeScale, rowsOut, ro, W);
+                                addRow(rowsOut, ro, addend, o, sum, o, W);
+                                continue;
+                            }
+                            if (!direct) combineRow(res, ro, self, o, selfScale, carafeScale, out, o, W);
+                            if (sum != null) addRow(out, o, addend, o, sum, o, W);     // while the row is in L1
                         }
                     }
                 }
@@ -955,6 +967,9 @@ final class VectorKernels {
             int bandPairs = this.bandPairs, bands = this.bands, blocks = this.blocks;
             float hrSelfScale = this.hrSelfScale;
             float[] ringL = SOURCE_ROWS.get(4 * cStrideL + 2 * L), ringH = SOURCE_ROWS_HR.get(4 * cStrideH + 2 * L);
+            // an output nobody asked for (a level's hr_out or lr_out when only the sum is wanted) is made in L1 rows
+            float[] rowsL = lrOut == null ? FINISHED_ROWS_LR.get(8 * W) : lrOut, rowsH = hrOut == null ? FINISHED_ROWS.get(8 * W) : hrOut;
+            int rsL = W, csL = lrOut == null ? 2 * W : outPlane, rsH = W, csH = hrOut == null ? 2 * W : outPlane;
             java.util.Arrays.fill(ringL, 0, 4 * cStrideL + 2 * L, 0f);
             java.util.Arrays.fill(ringH, 0, 4 * cStrideH + 2 * L, 0f);
             for (int item = from; item < to; item++) {
@@ -965,12 +980,14 @@ final class VectorKernels {
                     int y0 = 2 * p, syL = p - 2, syH = y0 - 1;
                     nextL = advanceRing(xl, (b * C + c) * lrPlane, lrPlane, h, w, 2, 5, 4, syL, nextL, ringL, cStrideL);
                     nextH = advanceRing(xh, (b * C + c) * outPlane, outPlane, H, W, 1, 3, 4, syH, nextH, ringH, cStrideH);
-                    int d0 = (b * C + c) * outPlane + y0 * W;
-                    carafeS2Tile4K5(ringL, cStrideL, dwL, 5, Math.floorMod(syL, 5), kpL, (b * pairs + p) * pairKL, wv, lrOut, d0, W, outPlane, null, 0f, 1f);
-                    carafeS1Tile4K3(ringH, cStrideH, dwH, 4, Math.floorMod(syH, 4), kpH, (b * pairs + p) * pairKH, wv, hrOut, d0, W, outPlane, xh, true, hrSelfScale, -1f);
+                    int d0 = (b * C + c) * outPlane + y0 * W, dL = lrOut == null ? 0 : d0, dH = hrOut == null ? 0 : d0;
+                    carafeS2Tile4K5(ringL, cStrideL, dwL, 5, Math.floorMod(syL, 5), kpL, (b * pairs + p) * pairKL, wv, rowsL, dL, rsL, csL, null, 0f, 1f);
+                    carafeS1Tile4K3(ringH, cStrideH, dwH, 4, Math.floorMod(syH, 4), kpH, (b * pairs + p) * pairKH, wv, rowsH, dH, rsH, csH, xh, true, hrSelfScale, -1f);
                     if (sum != null) {
                         for (int cc = 0; cc < 4; cc++) {
-                            for (int i = 0; i < 2; i++) addRow(hrOut, lrOut, sum, d0 + cc * outPlane + i * W, W);
+                            for (int i = 0; i < 2; i++) {
+                                addRow(rowsH, dH + cc * csH + i * rsH, rowsL, dL + cc * csL + i * rsL, sum, d0 + cc * outPlane + i * W, W);
+                            }
                         }
                     }
                 }
@@ -1297,13 +1314,13 @@ final class VectorKernels {
     }
 
     /** out[o + X] = selfScale self[o + X] + carafeScale res[ro + X] for X < W (self may be null). */
-    private static void combineRow(float[] res, int ro, float[] self, float selfScale, float carafeScale, float[] out, int o, int W) {
+    private static void combineRow(float[] res, int ro, float[] self, int so, float selfScale, float carafeScale, float[] out, int o, int W) {
         FloatVector ss = FloatVector.broadcast(S, selfScale);
         for (int X = 0; X < W; X += L) {
             boolean full = X + L <= W;
             VectorMask<Float> m = S.indexInRange(X, W);
             FloatVector v = FloatVector.fromArray(S, res, ro + X).mul(carafeScale);
-            if (self != null) v = (full ? FloatVector.fromArray(S, self, o + X) : FloatVector.fromArray(S, self, o + X, m)).fma(ss, v);
+            if (self != null) v = (full ? FloatVector.fromArray(S, self, so + X) : FloatVector.fromArray(S, self, so + X, m)).fma(ss, v);
             if (full) v.intoArray(out, o + X);
             else v.intoArray(out, o + X, m);
         }

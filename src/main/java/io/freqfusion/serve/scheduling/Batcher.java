@@ -238,10 +238,14 @@ public final class Batcher {
         Map<String, Tensor> inputs = live.size() == 1 ? live.get(0).inputs() : concat(live);
         int total = 0;
         for (InferenceJob j : live) total += j.batch();
+        // only what some request of the batch asked for is made (an fpn-add chain asked for its levels writes no stage
+        // outputs)
+        java.util.Set<String> wanted = new java.util.HashSet<>();
+        for (InferenceJob j : live) wanted.addAll(j.outputs());
         StageTimes times = new StageTimes();
         Map<String, Tensor> out;
         try {
-            out = runner.run(inputs, times);
+            out = runner.run(inputs, wanted, times);
         } catch (IllegalArgumentException e) { // a client error the validation did not catch: 400
             for (InferenceJob j : live) j.result().completeExceptionally(InferenceException.of(e));
             return;
@@ -258,7 +262,7 @@ public final class Batcher {
                 try {
                     runner = fallback;
                     times = new StageTimes();
-                    out = fallback.run(inputs, times);
+                    out = fallback.run(inputs, wanted, times);
                     LOG.warnf("model '%s': batch %d re-run on the fallback backend %s", model, total, fallback.backend().name());
                 } catch (RuntimeException e2) {
                     LOG.errorf(e2, "model '%s': the fallback backend failed too", model);

@@ -311,9 +311,10 @@ final class TornadoModuleForward implements ModuleForward {
             MemorySegment.copy(hr, 0, xhSeg, ValueLayout.JAVA_FLOAT, 0, xh.getSize());
             MemorySegment.copy(lr, 0, xlSeg, ValueLayout.JAVA_FLOAT, 0, xl.getSize());
             TornadoExecutionResult r = plan.execute();
-            MemorySegment.copy(maskSeg, ValueLayout.JAVA_FLOAT, 0, maskOut, 0, mask.getSize());
-            MemorySegment.copy(hrOutSeg, ValueLayout.JAVA_FLOAT, 0, hrOutArr, 0, hrOut.getSize());
-            MemorySegment.copy(lrOutSeg, ValueLayout.JAVA_FLOAT, 0, lrOutArr, 0, lrOut.getSize());
+            // outputs the caller does not want (null) stay on the host side of the device buffers
+            if (maskOut != null) MemorySegment.copy(maskSeg, ValueLayout.JAVA_FLOAT, 0, maskOut, 0, mask.getSize());
+            if (hrOutArr != null) MemorySegment.copy(hrOutSeg, ValueLayout.JAVA_FLOAT, 0, hrOutArr, 0, hrOut.getSize());
+            if (lrOutArr != null) MemorySegment.copy(lrOutSeg, ValueLayout.JAVA_FLOAT, 0, lrOutArr, 0, lrOut.getSize());
             long wall = System.nanoTime() - t0;
             TornadoBackend.ExecutionProfile p = profile(r, wall);
             backend.recordExecution(p);
