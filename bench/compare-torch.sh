@@ -157,7 +157,7 @@ for w in "${WL[@]}"; do
           --workloads "$w" --configs "$c" --threads "$THREADS" --warmup "$WARMUP" --runs "$RUNS" | tail -1 >> "$JSONL"
       log "-- $w $c: ours (fork $fork/$FORKS)"
       out="$(cd "$OURS_DIR" && ./freqfusion bench --workload "$w" --config "$c" --threads "$THREADS" --warmup "$WARMUP" --runs "$RUNS")"
-      echo "$out" | grep '^stages:' | sed "s/^/   $w $c /" | tee -a "$TXT" >&2 || true
+      echo "$out" | grep -E '^(outputs|stages):' | sed "s/^/   $w $c /" | tee -a "$TXT" >&2 || true
       echo "$out" | tail -1 | sed 's/^{/{"impl":"ours",/' >> "$JSONL"
     done
   done

@@ -186,6 +186,22 @@ class OipRestTest {
         assertGolden("mixed", c, got, List.of("mask", "hr_feat"));
     }
 
+    /**
+     * A pyramid asked for some outputs: only those come back, each as in the golden file (the levels are made either
+     * way; a stage output asked alone comes from a forward that skips the others).
+     */
+    @Test
+    void pyramidOutputSelection() throws IOException {
+        SafeTensors.Contents c = Golden.read("fpn_add_c16");
+        for (List<String> ask : List.of(List.of("y1", "y2"), List.of("ff2.hr_feat"), List.of("ff3.mask", "y3"))) {
+            Response r = OipTestClient.postJson("fpn_add_c16", OipTestClient.jsonRequest("sel", Golden.inputs(c), ask).toString());
+            assertEquals(200, r.statusCode(), r.asString());
+            Map<String, Tensor> got = OipTestClient.outputs(r);
+            assertEquals(ask, List.copyOf(got.keySet()));
+            assertGolden("fpn_add_c16 asked " + ask, c, got, ask);
+        }
+    }
+
     @Test
     void versionedInferAndParametersAllowed() throws IOException {
         SafeTensors.Contents c = Golden.read("small_c8");
