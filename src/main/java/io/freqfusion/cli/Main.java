@@ -248,11 +248,12 @@ public final class Main {
          * default all of a single module's outputs and a pyramid's levels.
          */
         private java.util.List<String> wantedOutputs(FusionModel model) {
-            String v = a.get("outputs", model.topology() == Topology.SINGLE ? "all" : "levels");
+            String v = a.get("outputs", null);
+            if (v == null) return Workload.benchOutputs(model);
             if (v.equals("all")) return null;
             if (v.equals("levels")) {
                 if (model.topology() == Topology.SINGLE) throw new Args.UsageException("--outputs levels: a single module has no levels (use all or names)");
-                return model.outputNames().stream().filter(model::alwaysMade).toList();
+                return Workload.benchOutputs(model);
             }
             java.util.List<String> names = java.util.List.of(v.split(","));
             for (String n : names) {

@@ -6,6 +6,7 @@ import io.freqfusion.model.Topology;
 import io.freqfusion.tensor.Tensor;
 
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -51,6 +52,14 @@ public enum Workload {
 
     public FusionModel model(String config, long seed) {
         return ModelLoader.builtIn(topology, channels, 4, configOptions(config, channels), seed);
+    }
+
+    /**
+     * The outputs a benchmark of this workload asks for: all of a single module's (null), a pyramid's levels y1..yN
+     * (what an FPN neck reads, spec 8a; the per-stage tensors are then not made).
+     */
+    public static List<String> benchOutputs(FusionModel model) {
+        return model.topology() == Topology.SINGLE ? null : model.outputNames().stream().filter(model::alwaysMade).toList();
     }
 
     public Map<String, int[]> inputShapes() {

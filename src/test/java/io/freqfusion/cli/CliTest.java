@@ -121,5 +121,17 @@ class CliTest {
         assertTrue(last.startsWith("{\"workload\":\"W1\",\"config\":\"default\",\"backend\":\"cpu\",\"threads\":1,\"median_ms\":"), last);
         assertTrue(last.contains("\"gflops\":") && last.contains("\"alloc_bytes_per_op\":"), last);
         assertEquals(3, lines.stream().filter(l -> l.startsWith("run ")).count());
+        assertTrue(lines.contains("outputs: mask hr_feat lr_feat"), r.out());
+
+        Result some = cli("bench", "--workload", "W1", "--warmup", "0", "--warmup-seconds", "0", "--runs", "1", "--threads", "1",
+                "--outputs", "lr_feat");
+        assertEquals(0, some.code(), some.err());
+        assertTrue(some.out().lines().toList().contains("outputs: lr_feat"), some.out());
+        Result levels = cli("bench", "--workload", "W1", "--runs", "1", "--outputs", "levels");
+        assertEquals(2, levels.code());
+        assertTrue(levels.err().contains("a single module has no levels"), levels.err());
+        Result unknown = cli("bench", "--workload", "W1", "--runs", "1", "--outputs", "y9");
+        assertEquals(2, unknown.code());
+        assertTrue(unknown.err().contains("unknown output 'y9'"), unknown.err());
     }
 }

@@ -31,9 +31,13 @@ public class ForwardBench {
     @Param({"1", "2"})
     public int threads;
 
+    /** "bench": what ./freqfusion bench asks for (all of a single module's outputs, FPN4's levels y1..y4); "all". */
+    @Param({"bench"})
+    public String outputs;
+
     CpuBackend backend;
     FusionRunner runner;
-    Map<String, Tensor> inputs, outputs;
+    Map<String, Tensor> inputs, outs;
 
     @Setup
     public void setup() {
@@ -42,8 +46,8 @@ public class ForwardBench {
         backend = new CpuBackend(threads);
         runner = new FusionRunner(model, backend);
         inputs = wl.randomInputs(7);
-        outputs = runner.newOutputs(inputs);
-        runner.runInto(inputs, outputs, null);   // prepare the plan (scratch) outside the measurement
+        outs = runner.newOutputs(inputs, outputs.equals("all") ? null : Workload.benchOutputs(model));
+        runner.runInto(inputs, outs, null);   // prepare the plan (scratch) outside the measurement
     }
 
     @TearDown
@@ -54,7 +58,7 @@ public class ForwardBench {
 
     @Benchmark
     public Map<String, Tensor> forward() {
-        runner.runInto(inputs, outputs, null);
-        return outputs;
+        runner.runInto(inputs, outs, null);
+        return outs;
     }
 }
