@@ -110,6 +110,9 @@ class FusionRunnerTest {
         configs.put("default", Map.of());
         configs.put("paper", Workload.configOptions("paper", 32));
         configs.put("high pass off", Map.of("use_high_pass", false, "comp_feat_upsample", false));
+        configs.put("semi conv off", Map.of("semi_conv", false));
+        // 4 channels per sampler group: the gather sampler from lrPre instead of the blocked one in place
+        configs.put("resample group 8", Map.of("feature_resample", true, "feature_resample_group", 8));
         for (Topology topology : new Topology[] {Topology.FPN_ADD, Topology.FPN_CONCAT}) {
             configs.forEach((name, kw) -> {
                 FusionModel model = ModelLoader.builtIn(topology, 32, 3, kw, 5);
