@@ -101,7 +101,8 @@ public final class CpuKernels {
 
     /**
      * {@link #carafe}, and also sum = out + addend (all (B, C, s h, s w)), each row added while it is still in cache:
-     * the level output of an fpn-add chain without another pass over out. sum must not alias out.
+     * the level output of an fpn-add chain without another pass over out. sum must not alias out; it may be addend
+     * (added in place). out may be null when only the sum is wanted: its rows are then made in L1 and not written.
      */
     public static void carafeAndAdd(Parallel par, float[] x, int B, int C, int h, int w, float[] packedKernel, int k, int s,
                                     float[] self, float selfScale, float carafeScale, float[] out, float[] addend, float[] sum) {
@@ -110,8 +111,8 @@ public final class CpuKernels {
 
     /**
      * lrOut = CARAFE(xl, K_l, 5, s=2) and hrOut = hrSelfScale xh - CARAFE(xh, K_h, 3, s=1) in one pass, both (B, C, 2h,
-     * 2w), and with sum non-null sum = hrOut + lrOut; K_l and K_h pair-packed. The same values as the two
-     * {@link #carafe} calls. Only where {@link #carafeFinalFits}.
+     * 2w), and with sum non-null sum = hrOut + lrOut (then hrOut or lrOut may be null: not written); K_l and K_h
+     * pair-packed. The same values as the two {@link #carafe} calls. Only where {@link #carafeFinalFits}.
      */
     public static void carafeFinal(Parallel par, float[] xl, float[] xh, int B, int C, int h, int w, float[] packedKl, float[] packedKh,
                                    float hrSelfScale, float[] lrOut, float[] hrOut, float[] sum) {

@@ -871,7 +871,7 @@ final class VectorKernels {
                     int y0 = 2 * p, sy0 = (s == 2 ? p : y0) - r;
                     next = advanceRing(x, (b * C + c) * inPlane, inPlane, h, w, s, k, nc, sy0, next, ring, cStride);
                     int first = Math.floorMod(sy0, rows), kb = (b * pairs + p) * pairK;
-                    // into a row buffer the tiles may finish rows only where self is no read from memory (residualRows
+                    // into a row buffer the tiles may finish rows only where self is not read from memory (residualRows
                     // reads self at the destination's offsets)
                     boolean direct = nc == 4 && wholeVectors && y0 + 1 < H && (out != null || self == null || (self == x && s == 1 && k == 3));
                     float[] dst = !direct ? res : out != null ? out : rowsOut, tileSelf = direct ? self : null;
@@ -927,8 +927,9 @@ final class VectorKernels {
      * CARAFE(xh, K_h, 3, s=1), both (B, C, 2h, 2w), and with sum non-null also sum = hrOut + lrOut. Each work unit (4
      * channels x a band of row pairs) runs both tiles per pair from two rings, so the compute-bound s = 2 tile and
      * the memory-bound s = 1 pass (X_h read, hr_out written) overlap on each core, and the level sum reads both rows
-     * from L1 instead of reading lr_out back from memory. Same tiles and arithmetic as {@link #carafe}: identical
-     * values. Needs {@link #carafeFinalFits}.
+     * from L1 instead of reading lr_out back from memory. With sum non-null, lrOut or hrOut may be null (an output
+     * nobody asked for): its rows are then made in a per-thread L1 buffer and only the sum is written. Same tiles and
+     * arithmetic as {@link #carafe}: identical values. Needs {@link #carafeFinalFits}.
      */
     static void carafeFinal(Parallel par, float[] xl, float[] xh, int B, int C, int h, int w, float[] kpL, float[] kpH,
                             float hrSelfScale, float[] lrOut, float[] hrOut, float[] sum) {
@@ -1313,7 +1314,7 @@ final class VectorKernels {
         }
     }
 
-    /** out[o + X] = selfScale self[o + X] + carafeScale res[ro + X] for X < W (self may be null). */
+    /** out[o + X] = selfScale self[so + X] + carafeScale res[ro + X] for X < W (self may be null). */
     private static void combineRow(float[] res, int ro, float[] self, int so, float selfScale, float carafeScale, float[] out, int o, int W) {
         FloatVector ss = FloatVector.broadcast(S, selfScale);
         for (int X = 0; X < W; X += L) {
