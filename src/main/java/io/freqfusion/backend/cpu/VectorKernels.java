@@ -861,6 +861,11 @@ final class VectorKernels {
             // Without out (an fpn-add level whose hr_out nobody asked for) each row is made in L1 and only the sum is
             // written: one write of the level instead of two.
             float[] rowsOut = out == null ? FINISHED_ROWS.get(8 * wv) : null;
+            // The k = 3, s = 1 tile takes the residual's self from its ring when self is the source (X_h, P_h); other
+            // tiles read self at the destination's offsets (residualRows), so only the ring form, or no self, may
+            // finish rows into rowsOut.
+            boolean selfFromRing = self == x && s == 1 && k == 3;
+            boolean finishInTile = wholeVectors && (out != null || self == null || selfFromRing);
             // The pads of every ring row stay zero for this call's geometry: rows only ever get their values copied in.
             java.util.Arrays.fill(ring, 0, 4 * cStride + 2 * L, 0f);
             for (int item = from; item < to; item++) {
@@ -871,9 +876,7 @@ final class VectorKernels {
                     int y0 = 2 * p, sy0 = (s == 2 ? p : y0) - r;
                     next = advanceRing(x, (b * C + c) * inPlane, inPlane, h, w, s, k, nc, sy0, next, ring, cStride);
                     int first = Math.floorMod(sy0, rows), kb = (b * pairs + p) * pairK;
-                    // into a row buffer the tiles may finish rows only where self is not read from memory (residualRows
-                    // reads self at the destination's offsets)
-                    boolean direct = nc == 4 && wholeVectors && y0 + 1 < H && (out != null || self == null || (self == x && s == 1 && k == 3));
+                    boolean direct = nc == 4 && finishInTile && y0 + 1 < H;
                     float[] dst = !direct ? res : out != null ? out : rowsOut, tileSelf = direct ? self : null;
                     int d0 = direct && out != null ? (b * C + c) * outPlane + y0 * W : 0;
                     int rs = direct && out != null ? W : wv, cs = direct && out != null ? outPlane : 2 * wv;
@@ -882,7 +885,7 @@ final class VectorKernels {
                     } else if (nc == 4 && s == 2) {
                         carafeS2Tile4(ring, cStride, dw, rows, first, k, packed, kb, wv, dst, d0, rs, cs, tileSelf, selfScale, carafeScale);
                     } else if (nc == 4 && k == 3) {
-                        carafeS1Tile4K3(ring, cStride, dw, rows, first, packed, kb, wv, dst, d0, rs, cs, tileSelf, self == x, selfScale, carafeScale);
+                        carafeS1Tile4K3(ring, cStride, dw, rows, first, packed, kb, wv, dst, d0, rs, cs, tileSelf, selfFromRing, selfScale, carafeScale);
                     } else if (nc == 4) {
                         carafeS1Tile4(ring, cStride, dw, rows, first, k, packed, kb, wv, dst, d0, rs, cs, tileSelf, selfScale, carafeScale);
                     } else {
@@ -970,7 +973,7 @@ final class VectorKernels {
             float[] ringL = SOURCE_ROWS.get(4 * cStrideL + 2 * L), ringH = SOURCE_ROWS_HR.get(4 * cStrideH + 2 * L);
             // an output nobody asked for (a level's hr_out or lr_out when only the sum is wanted) is made in L1 rows
             float[] rowsL = lrOut == null ? FINISHED_ROWS_LR.get(8 * W) : lrOut, rowsH = hrOut == null ? FINISHED_ROWS.get(8 * W) : hrOut;
-            int rsL = W, csL = lrOut == null ? 2 * W : outPlane, rsH = W, csH = hrOut == null ? 2 * W : outPlane;
+            int csL = lrOut == null ? 2 * W : outPlane, csH = hrOut == null ? 2 * W : outPlane;   // rows W apart either way
             java.util.Arrays.fill(ringL, 0, 4 * cStrideL + 2 * L, 0f);
             java.util.Arrays.fill(ringH, 0, 4 * cStrideH + 2 * L, 0f);
             for (int item = from; item < to; item++) {
@@ -982,12 +985,12 @@ final class VectorKernels {
                     nextL = advanceRing(xl, (b * C + c) * lrPlane, lrPlane, h, w, 2, 5, 4, syL, nextL, ringL, cStrideL);
                     nextH = advanceRing(xh, (b * C + c) * outPlane, outPlane, H, W, 1, 3, 4, syH, nextH, ringH, cStrideH);
                     int d0 = (b * C + c) * outPlane + y0 * W, dL = lrOut == null ? 0 : d0, dH = hrOut == null ? 0 : d0;
-                    carafeS2Tile4K5(ringL, cStrideL, dwL, 5, Math.floorMod(syL, 5), kpL, (b * pairs + p) * pairKL, wv, rowsL, dL, rsL, csL, null, 0f, 1f);
-                    carafeS1Tile4K3(ringH, cStrideH, dwH, 4, Math.floorMod(syH, 4), kpH, (b * pairs + p) * pairKH, wv, rowsH, dH, rsH, csH, xh, true, hrSelfScale, -1f);
+                    carafeS2Tile4K5(ringL, cStrideL, dwL, 5, Math.floorMod(syL, 5), kpL, (b * pairs + p) * pairKL, wv, rowsL, dL, W, csL, null, 0f, 1f);
+                    carafeS1Tile4K3(ringH, cStrideH, dwH, 4, Math.floorMod(syH, 4), kpH, (b * pairs + p) * pairKH, wv, rowsH, dH, W, csH, xh, true, hrSelfScale, -1f);
                     if (sum != null) {
                         for (int cc = 0; cc < 4; cc++) {
                             for (int i = 0; i < 2; i++) {
-                                addRow(rowsH, dH + cc * csH + i * rsH, rowsL, dL + cc * csL + i * rsL, sum, d0 + cc * outPlane + i * W, W);
+                                addRow(rowsH, dH + cc * csH + i * W, rowsL, dL + cc * csL + i * W, sum, d0 + cc * outPlane + i * W, W);
                             }
                         }
                     }
