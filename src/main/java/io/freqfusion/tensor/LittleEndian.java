@@ -2,7 +2,6 @@ package io.freqfusion.tensor;
 
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
@@ -18,15 +17,6 @@ public final class LittleEndian {
             chunk.asFloatBuffer().put(data, i, n);
             out.write(chunk.array(), 0, n * 4);
             i += n;
-        }
-    }
-
-    /** For in-memory streams that cannot fail (ByteArrayOutputStream). */
-    public static void writeFloatsUnchecked(OutputStream out, float[] data) {
-        try {
-            writeFloats(out, data);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
     }
 }

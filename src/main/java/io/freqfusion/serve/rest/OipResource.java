@@ -21,6 +21,7 @@ import io.vertx.ext.web.RoutingContext;
 import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.core.StreamingOutput;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.media.Content;
 import org.eclipse.microprofile.openapi.annotations.media.Schema;
@@ -30,6 +31,8 @@ import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.jboss.logging.Logger;
 
+import java.io.IOException;
+import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
@@ -130,7 +133,7 @@ public class OipResource {
     @APIResponse(responseCode = "504", description = "request timed out")
     public CompletionStage<Response> infer(@PathParam("model") String model,
                                            @Parameter(description = "length of the JSON header when binary tensor data follows")
-                                           @HeaderParam(HEADER_LENGTH) String headerLength, @Context RoutingContext rc, byte[] body) {
+                                           @HeaderParam(HEADER_LENGTH) String headerLength, @Context RoutingContext rc, InputStream body) {
         return doInfer(model, null, headerLength, body, rc);
     }
 
@@ -141,7 +144,7 @@ public class OipResource {
     @Blocking
     @Operation(summary = "Inference on a model version")
     public CompletionStage<Response> inferVersion(@PathParam("model") String model, @PathParam("version") String version,
-                                                  @HeaderParam(HEADER_LENGTH) String headerLength, @Context RoutingContext rc, byte[] body) {
+                                                  @HeaderParam(HEADER_LENGTH) String headerLength, @Context RoutingContext rc, InputStream body) {
         return doInfer(model, version, headerLength, body, rc);
     }
 
@@ -167,8 +170,13 @@ public class OipResource {
         }
     }
 
-    private CompletionStage<Response> doInfer(String model, String version, String headerLength, byte[] body, RoutingContext rc) {
-        byte[] b = body == null ? new byte[0] : body;
+    private CompletionStage<Response> doInfer(String model, String version, String headerLength, InputStream body, RoutingContext rc) {
+        byte[] b;
+        try {
+            b = requestBody(rc, body);
+        } catch (IOException e) {
+            return CompletableFuture.completedFuture(error(InferenceException.invalid("could not read the request body: " + e.getMessage())));
+        }
         RequestRecorder rec = new RequestRecorder(service.metrics(), ServeMetrics.REST, service.metricModel(model), b.length);
         // the ticket opened by HttpGate before the body was read (released when the response is written)
         MemoryBudget.Ticket gate = rc == null ? null : rc.get(HttpGate.TICKET);
@@ -192,8 +200,10 @@ public class OipResource {
                 if (err != null) return failed(rec, InferenceException.of(err));
                 try {
                     OipRestCodec.Encoded enc = OipRestCodec.encode(m.name(), ServedModel.VERSION, req.id(), out, job.outputs(), binary);
-                    rec.ok(enc.body().length);
-                    Response.ResponseBuilder rb = Response.ok(enc.body());
+                    rec.ok(enc.length());
+                    // streamed with its length: written in the server's pooled network buffers, not copied whole
+                    // into one array and then into one network buffer of its size
+                    Response.ResponseBuilder rb = Response.ok((StreamingOutput) enc::writeTo).header("Content-Length", enc.length());
                     if (enc.headerLength() >= 0) {
                         rb.type(MediaType.APPLICATION_OCTET_STREAM).header(HEADER_LENGTH, enc.headerLength());
                     } else {
@@ -210,6 +220,13 @@ public class OipResource {
             if (gate == null) ticket.close();
             return CompletableFuture.completedFuture(failed(rec, InferenceException.of(e)));
         }
+    }
+
+    /** The body HttpGate read (one array sized from Content-Length), else whatever the stream holds. */
+    private static byte[] requestBody(RoutingContext rc, InputStream body) throws IOException {
+        byte[] read = rc == null ? null : rc.get(HttpGate.BODY);
+        if (read != null) return read;
+        return body == null ? new byte[0] : body.readAllBytes();
     }
 
     private static Response failed(RequestRecorder rec, InferenceException e) {

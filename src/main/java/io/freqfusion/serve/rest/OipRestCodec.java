@@ -14,6 +14,7 @@ import io.freqfusion.tensor.Tensor;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -50,8 +51,48 @@ public final class OipRestCodec {
     /** A parsed inference request. */
     public record Request(String id, List<InputTensor> inputs, List<OutputRequest> outputs, boolean binaryOutputDefault) {}
 
-    /** Encoded response body; {@code headerLength} >= 0 when binary outputs follow the JSON header. */
-    public record Encoded(byte[] body, int headerLength) {}
+    /**
+     * An encoded response body: the JSON document (or, with binary outputs, the JSON header of {@code headerLength}
+     * bytes) followed by the binary outputs' data, written as little-endian floats straight from the output tensors
+     * when the body is sent. The binary part is never copied into one array of its own: at a 128² level of 256
+     * channels one output is 16 MB, and a body array that size cost a copy, an equally large network buffer and, under
+     * load, young-generation copies.
+     */
+    public static final class Encoded {
+        private final byte[] json;
+        private final List<float[]> binary;
+        private final long length;
+
+        Encoded(byte[] json, List<float[]> binary) {
+            this.json = json;
+            this.binary = binary;
+            long n = json.length;
+            for (float[] d : binary) n += 4L * d.length;
+            this.length = n;
+        }
+
+        /** Bytes of the whole body (its Content-Length). */
+        public long length() { return length; }
+
+        /** Length of the JSON header when binary outputs follow it, -1 for a plain JSON body. */
+        public int headerLength() { return binary.isEmpty() ? -1 : json.length; }
+
+        public void writeTo(OutputStream out) throws IOException {
+            out.write(json);
+            for (float[] d : binary) io.freqfusion.tensor.LittleEndian.writeFloats(out, d);
+        }
+
+        /** The whole body in one array (tests and small bodies). */
+        public byte[] toByteArray() {
+            ByteArrayOutputStream buf = new ByteArrayOutputStream((int) Math.min(length, Integer.MAX_VALUE - 16));
+            try {
+                writeTo(buf);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+            return buf.toByteArray();
+        }
+    }
 
     private static final class InputBuilder {
         String name, datatype;
@@ -325,6 +366,7 @@ public final class OipRestCodec {
      */
     public static Encoded encode(String model, String version, String id, Map<String, Tensor> outputs, List<String> order, java.util.Set<String> binary) {
         ByteArrayOutputStream buf = new ByteArrayOutputStream(estimate(outputs, binary));
+        List<float[]> raw = new ArrayList<>();
         try (JsonGenerator g = JSON.createGenerator(buf)) {
             g.writeStartObject();
             g.writeStringField("model_name", model);
@@ -343,6 +385,7 @@ public final class OipRestCodec {
                     g.writeObjectFieldStart("parameters");
                     g.writeNumberField("binary_data_size", 4L * t.size());
                     g.writeEndObject();
+                    raw.add(t.data());
                 } else {
                     g.writeArrayFieldStart("data");
                     for (float f : t.data()) g.writeNumber(f);
@@ -355,17 +398,13 @@ public final class OipRestCodec {
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
-        if (binary.isEmpty()) return new Encoded(buf.toByteArray(), -1);
-        int header = buf.size();
-        for (String name : order) {
-            if (binary.contains(name)) io.freqfusion.tensor.LittleEndian.writeFloatsUnchecked(buf, outputs.get(name).data());
-        }
-        return new Encoded(buf.toByteArray(), header);
+        return new Encoded(buf.toByteArray(), raw);
     }
 
+    /** Initial size of the JSON part: the header alone when outputs are binary, ~12 bytes per value otherwise. */
     private static int estimate(Map<String, Tensor> outputs, java.util.Set<String> binary) {
         long n = 256;
-        for (var e : outputs.entrySet()) n += (binary.contains(e.getKey()) ? 4L : 12L) * e.getValue().size() + 128;
+        for (var e : outputs.entrySet()) n += (binary.contains(e.getKey()) ? 0L : 12L) * e.getValue().size() + 128;
         return (int) Math.min(n, Integer.MAX_VALUE - 16);
     }
 }
