@@ -15,6 +15,7 @@ public final class Profiles {
         if (models != null) m.put("freqfusion.models-dir", models.toString());
         m.put("quarkus.grpc.server.test-port", Integer.toString(TestModels.freePort()));
         m.put("freqfusion.warmup.size", "8");
+        m.put("freqfusion.warmup.duration", "0s");          // one checked forward per model: the tests load dozens
         m.put("freqfusion.cpu.threads", "2");
         return m;
     }
@@ -77,7 +78,9 @@ public final class Profiles {
     public static class BuiltIn implements QuarkusTestProfile {
         @Override
         public Map<String, String> getConfigOverrides() {
-            return base(null);
+            Map<String, String> m = base(null);
+            m.put("freqfusion.warmup.duration", "300ms");       // the timed warm-up loop, as served by default
+            return m;
         }
     }
 

@@ -80,7 +80,7 @@ public class ModelRepository {
             + "|max-queue-delay|queue-capacity|request-timeout|strict-readiness"
             + "|limits\\.(max-body-bytes|max-tensor-elements|max-batch|max-spatial|max-inflight-bytes|max-inflight-heap-fraction|max-plan-cache-bytes)"
             + "|auth\\.(token|token-file|protect-metrics)|recovery\\.interval|fallback-backend|drain-timeout"
-            + "|warmup\\.(enabled|size)|golden\\.dir|fuzz\\..+|tornado\\..+)");
+            + "|warmup\\.(enabled|size|duration)|golden\\.dir|fuzz\\..+|tornado\\..+)");
 
     void onStart(@Observes StartupEvent event) {
         for (String key : org.eclipse.microprofile.config.ConfigProvider.getConfig().getPropertyNames()) {
@@ -208,7 +208,7 @@ public class ModelRepository {
             Backend backend = backend(backendName);
             int maxBatch = maxBatch(m.name(), svc);
             FusionRunner runner = new FusionRunner(l.model(), backend);
-            if (config.warmup().enabled()) warmUp(m.name(), runner);
+            if (config.warmup().enabled()) warmUp(m.name(), runner, config.warmup().duration());
             long delayNanos = svc.containsKey("max_queue_delay_ms")
                     ? Math.round(number(svc, "max_queue_delay_ms").doubleValue() * 1e6) : config.maxQueueDelay().toNanos();
             if (delayNanos < 0) throw new ConfigException("max_queue_delay_ms must not be negative");
@@ -280,7 +280,7 @@ public class ModelRepository {
         Batcher b = m.batcher();
         FusionRunner fresh = new FusionRunner(m.model(), b.runner().backend());
         try {
-            warmUp(m.name(), fresh);
+            warmUp(m.name(), fresh, java.time.Duration.ZERO);        // a check, not a warm-up: the JIT is warm
         } catch (Throwable t) {
             fresh.close();
             LOG.warnf("model '%s': recovery probe failed (%s); retrying", m.name(), t.toString());
@@ -364,8 +364,11 @@ public class ModelRepository {
         throw new ConfigException(key + ": expected a string, got " + m.get(key));
     }
 
-    /** One forward at the warm-up size (batch 1, seeded inputs); its outputs must be finite. */
-    private void warmUp(String name, FusionRunner runner) {
+    /**
+     * Forwards at the warm-up size (batch 1, seeded inputs) for {@code duration}, at least one; the first one's
+     * outputs must be finite.
+     */
+    private void warmUp(String name, FusionRunner runner, Duration duration) {
         FusionModel model = runner.model();
         List<String> inputs = model.inputNames();
         int[] channels = model.inputChannels();
@@ -387,7 +390,10 @@ public class ModelRepository {
                 if (!Float.isFinite(v)) throw new IllegalStateException("warm-up produced non-finite values in output '" + e.getKey() + "' (bad weights?)");
             }
         }
-        LOG.debugf("model '%s' warmed up at %dx%d in %.1f ms", name, size, size, (System.nanoTime() - t0) / 1e6);
+        long end = t0 + duration.toNanos();
+        int runs = 1;
+        for (; System.nanoTime() < end; runs++) runner.runInto(in, out, null);
+        LOG.debugf("model '%s' warmed up at %dx%d: %d forwards in %.1f ms", name, size, size, runs, (System.nanoTime() - t0) / 1e6);
     }
 
     /** The configured request timeout (used by the transports). */
