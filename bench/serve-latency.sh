@@ -5,14 +5,15 @@
 # in the same run, and prints per workload the REST median / p90 / max, the forward's median and their ratio (the
 # serving overhead: reading the body, parsing, queueing, encoding, writing the response).
 #
-#   bench/serve-latency.sh                        # W2 W3 FPN4, 40 requests each after 5 warm-up requests
+#   bench/serve-latency.sh                        # W2 W3 FPN4, 40 requests each after 30 warm-up requests (the
+#                                                 # transport's own code is JIT-compiled by then)
 #   bench/serve-latency.sh --workloads W2 --requests 100
 #
 # Needs python3 with numpy (the request bodies). Not part of CI; run it on a quiet machine.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-WORKLOADS="W2,W3,FPN4" REQUESTS=40 WARMUP=5 PORT=18090 GRPC_PORT=19090
+WORKLOADS="W2,W3,FPN4" REQUESTS=40 WARMUP=30 PORT=18090 GRPC_PORT=19090
 while [ $# -gt 0 ]; do
   case "$1" in
     --workloads) WORKLOADS="$2"; shift 2 ;;
