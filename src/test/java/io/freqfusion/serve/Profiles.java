@@ -74,6 +74,18 @@ public final class Profiles {
         }
     }
 
+    /** small_c8, and a short HTTP idle timeout: a client that stops reading a streamed response is cut off. */
+    public static class SlowReader implements QuarkusTestProfile {
+        @Override
+        public Map<String, String> getConfigOverrides() {
+            Path repo = TestModels.repo("slow-reader");
+            TestModels.configAndWeights(repo, "small_c8", "small_c8", Map.of());
+            Map<String, String> m = base(repo);
+            m.put("quarkus.http.idle-timeout", "2s");
+            return m;
+        }
+    }
+
     /** No models-dir: the built-in models. */
     public static class BuiltIn implements QuarkusTestProfile {
         @Override
