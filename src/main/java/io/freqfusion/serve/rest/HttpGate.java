@@ -70,7 +70,8 @@ public class HttpGate {
             rc.next();
             return;
         }
-        long max = config.limits().maxBodyBytes();
+        // a body is held in one array: a limit configured past the largest array is that array's size
+        long max = Math.min(config.limits().maxBodyBytes(), BodyBuffer.MAX_BYTES);
         String cl = req.getHeader("Content-Length");
         long declared;
         try {
@@ -126,6 +127,8 @@ public class HttpGate {
 
     /** A request body being received: one array, exact when the length was declared. */
     static final class BodyBuffer {
+        /** The largest byte[] the JVM allocates. */
+        static final long MAX_BYTES = Integer.MAX_VALUE - 8;
         private final long max;
         private byte[] data;
         private int size;
