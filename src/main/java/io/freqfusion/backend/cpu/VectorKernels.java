@@ -1837,7 +1837,7 @@ final class VectorKernels {
 
     /**
      * With centre 0: the sum of x[off, off + count); otherwise the sum of (x - centre)^2. Per-lane partial sums
-     * over blocks of 1024 floats, each block's total added in double, so that long groups keep float accuracy.
+     * over blocks of 1024 floats, each block's lanes and total added in double, so that long groups keep float accuracy.
      */
     private static double sum(float[] x, int off, int count, float centre) {
         boolean squares = centre != 0f;
@@ -1855,7 +1855,11 @@ final class VectorKernels {
                     acc = acc.add(v);
                 }
             }
-            double block = acc.reduceLanes(VectorOperators.ADD);
+            // lane by lane in a fixed order, not reduceLanes(ADD): its order is unspecified, and its compiled and
+            // interpreted forms round differently (a group's mean moved by an ulp once the JIT compiled this, and the
+            // same request's outputs with it)
+            double block = 0;
+            for (int l = 0; l < L; l++) block += acc.lane(l);
             for (; i < b1; i++) {
                 double v = x[off + i];
                 block += squares ? (v - centre) * (v - centre) : v;
