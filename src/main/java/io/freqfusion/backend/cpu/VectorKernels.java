@@ -1835,12 +1835,15 @@ final class VectorKernels {
         }
     }
 
+    private static final ThreadBuffer<float[]> SUM_LANES = ThreadBuffer.floats();
+
     /**
      * With centre 0: the sum of x[off, off + count); otherwise the sum of (x - centre)^2. Per-lane partial sums
      * over blocks of 1024 floats, each block's lanes and total added in double, so that long groups keep float accuracy.
      */
     private static double sum(float[] x, int off, int count, float centre) {
         boolean squares = centre != 0f;
+        float[] lanes = SUM_LANES.get(L);
         FloatVector cv = FloatVector.broadcast(S, centre);
         double total = 0;
         for (int b0 = 0; b0 < count; b0 += 1024) {
@@ -1858,8 +1861,10 @@ final class VectorKernels {
             // lane by lane in a fixed order, not reduceLanes(ADD): its order is unspecified, and its compiled and
             // interpreted forms round differently (a group's mean moved by an ulp once the JIT compiled this, and the
             // same request's outputs with it)
+            // (through an array: lane(i) with a variable i is not intrinsified, and allocated in every call)
+            acc.intoArray(lanes, 0);
             double block = 0;
-            for (int l = 0; l < L; l++) block += acc.lane(l);
+            for (int l = 0; l < L; l++) block += lanes[l];
             for (; i < b1; i++) {
                 double v = x[off + i];
                 block += squares ? (v - centre) * (v - centre) : v;
