@@ -199,8 +199,11 @@ public final class Main {
             String config = a.get("config", "default");
             int warmup = a.intValue("warmup", 20, 0), runs = a.intValue("runs", 50, 1);
             // Warm up for N runs and at least S seconds: a short forward (W1: ~1 ms) needs thousands of calls before
-            // the JIT has compiled every kernel, and timing it earlier measures the interpreter, not the kernels.
-            int warmupSeconds = a.intValue("warmup-seconds", 3, 0);
+            // the JIT has compiled every kernel, and timing it earlier measures the interpreter, not the kernels. C2's
+            // first code for some kernels still traps and is recompiled about 3 s in (deoptimisation log: loop limit
+            // checks in the resampler's tasks); until then they run interpreted and allocate: with 3 s, 2-3 of 8 W1
+            // paper processes allocated 0.4-2 MB per run in the timed runs, with 6 s none of 8.
+            int warmupSeconds = a.intValue("warmup-seconds", 6, 0);
             FusionModel model = wl.model(config, 42);
             Map<String, Tensor> inputs = wl.randomInputs(System.nanoTime());
             long macs = FlopCount.macs(model, wl.inputShapes());
@@ -213,9 +216,12 @@ public final class Main {
                 out.printf(Locale.ROOT, "prepare+first run: %.1f ms on %s%n", (System.nanoTime() - t0) / 1e6, backend.device());
                 long warmupEnd = System.nanoTime() + warmupSeconds * 1_000_000_000L;
                 int warmed = 0;
-                for (; warmed < warmup || System.nanoTime() < warmupEnd; warmed++) runner.runInto(inputs, outputs, null);
-                out.printf(Locale.ROOT, "warm-up: %d runs%n", warmed);
+                // warmed up exactly as timed, stage clock included: a path first taken in the timed runs makes the JIT
+                // throw away code compiled without it, and the first timed runs then ran interpreted
                 StageTimes stages = new StageTimes();
+                for (; warmed < warmup || System.nanoTime() < warmupEnd; warmed++) runner.runInto(inputs, outputs, stages);
+                stages.clear();
+                out.printf(Locale.ROOT, "warm-up: %d runs%n", warmed);
                 double[] ms = new double[runs];
                 com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
                 long alloc0 = mx.getTotalThreadAllocatedBytes();
