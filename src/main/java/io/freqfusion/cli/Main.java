@@ -200,9 +200,9 @@ public final class Main {
             int warmup = a.intValue("warmup", 20, 0), runs = a.intValue("runs", 50, 1);
             // Warm up for N runs and at least S seconds: a short forward (W1: ~1 ms) needs thousands of calls before
             // the JIT has compiled every kernel, and timing it earlier measures the interpreter, not the kernels. C2's
-            // first code for some kernels still traps and is recompiled about 3 s in (deoptimisation log: loop limit
-            // checks in the resampler's tasks); until then they run interpreted and allocate: with 3 s, 2-3 of 8 W1
-            // paper processes allocated 0.4-2 MB per run in the timed runs, with 6 s none of 8.
+            // first code can still trap and be recompiled seconds in: two loops of the resampler's tasks did, about
+            // 3 s in (loop limit checks; since rewritten), and ran interpreted and allocating until recompiled: with
+            // 3 s, 2-3 of 8 W1 paper processes allocated 0.4-2 MB per run in the timed runs, with 6 s none of 8.
             int warmupSeconds = a.intValue("warmup-seconds", 6, 0);
             FusionModel model = wl.model(config, 42);
             Map<String, Tensor> inputs = wl.randomInputs(System.nanoTime());

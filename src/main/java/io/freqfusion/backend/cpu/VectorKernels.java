@@ -1743,7 +1743,10 @@ final class VectorKernels {
                 int copied = 0;     // rows of the block already in pb: each is copied just before the first row that reads it
                 for (int Y = 0; Y < H; Y++) {
                     int item = (b * groups + g) * H + Y, io = item * 4 * wv, wo = item * 2 * wv, d = (b * C + c) * plane + Y * W;
-                    for (int need = Math.max(lastRow[item], Y); copied <= need; copied++) {   // row Y too: it is overwritten next
+                    // up to row Y too (it is overwritten next); a 0-based count: the copied <= need form trapped on
+                    // C2's loop limit check (see SimilarityTask)
+                    int rows = Math.max(lastRow[item], Y) + 1 - copied;
+                    for (int r = 0; r < rows; r++, copied++) {
                         int p = copied * W, end = p + W;
                         for (; p + 8 <= end; p += 8) transpose8(f, planes + p, plane, pb, 8 * p, 8);
                         for (; p < end; p++) {
@@ -1928,8 +1931,11 @@ final class VectorKernels {
                     batch = b;
                     next = Integer.MIN_VALUE;
                 }
-                for (int sy = Math.max(y - 2, next); sy <= y + 2; sy++) {     // rows entering the window
-                    int slot = Math.floorMod(sy, 5) * rl + 2;
+                // rows entering the window, y - 2 .. y + 2 not yet in the ring; a 0-based count, not sy <= y + 2:
+                // C2's first code for that form trapped on its loop limit check and ran interpreted until recompiled
+                int first = Math.max(y - 2, next), entering = y + 3 - first;
+                for (int k = 0; k < entering; k++) {
+                    int sy = first + k, slot = Math.floorMod(sy, 5) * rl + 2;
                     boolean inside = sy >= 0 && sy < H;
                     for (int c = 0; c <= C; c++) {
                         int dst = c * cStride + slot;
