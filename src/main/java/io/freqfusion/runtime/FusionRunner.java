@@ -197,16 +197,16 @@ public final class FusionRunner implements AutoCloseable {
             float[] hrOut = data(out.get(st[0])), lrOut = data(out.get(st[1]));
             float[] xs = in.get(st[3]).data(), coarser = out.get(st[4]).data(), mask = data(out.get(st[2]));
             float[] y = out.get(st[5]).data();
-            if (model.topology() == Topology.FPN_ADD) {
-                if (!plan.forwards[s].sumsWithoutOutputs()) {
-                    if (hrOut == null) hrOut = plan.stageScratch(s, 0);
-                    if (lrOut == null) lrOut = plan.stageScratch(s, 1);
-                }
-                plan.forwards[s].runAndAdd(xs, coarser, mask, hrOut, lrOut, y, times);
-            } else {
-                // the concat needs both halves: unwanted ones go to the plan's scratch
+            boolean add = model.topology() == Topology.FPN_ADD;
+            // a concat needs both halves, and so does an fpn-add sum on a backend that cannot form it without them:
+            // halves nobody asked for go to the plan's scratch
+            if (!add || !plan.forwards[s].sumsWithoutOutputs()) {
                 if (hrOut == null) hrOut = plan.stageScratch(s, 0);
                 if (lrOut == null) lrOut = plan.stageScratch(s, 1);
+            }
+            if (add) {
+                plan.forwards[s].runAndAdd(xs, coarser, mask, hrOut, lrOut, y, times);
+            } else {
                 plan.forwards[s].run(xs, coarser, mask, hrOut, lrOut, times);
                 concat(hrOut, plan.stageShapes[s][0], lrOut, plan.stageShapes[s][1], model.concatGroups(), y);
             }

@@ -1863,8 +1863,7 @@ final class VectorKernels {
             }
             // lane by lane in a fixed order, not reduceLanes(ADD): its order is unspecified, and its compiled and
             // interpreted forms round differently (a group's mean moved by an ulp once the JIT compiled this, and the
-            // same request's outputs with it)
-            // (through an array: lane(i) with a variable i is not intrinsified, and allocated in every call)
+            // same request's outputs with it); through an array, as lane(i) with a variable i is not intrinsified
             acc.intoArray(lanes, 0);
             double block = 0;
             for (int l = 0; l < L; l++) block += lanes[l];

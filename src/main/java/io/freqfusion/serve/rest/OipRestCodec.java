@@ -81,17 +81,6 @@ public final class OipRestCodec {
             out.write(json);
             for (float[] d : binary) io.freqfusion.tensor.LittleEndian.writeFloats(out, d);
         }
-
-        /** The whole body in one array (tests and small bodies). */
-        public byte[] toByteArray() {
-            ByteArrayOutputStream buf = new ByteArrayOutputStream((int) Math.min(length, Integer.MAX_VALUE - 16));
-            try {
-                writeTo(buf);
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-            return buf.toByteArray();
-        }
     }
 
     private static final class InputBuilder {
