@@ -20,6 +20,13 @@ public final class Profiles {
         return m;
     }
 
+    /** {@link #base} over a repository of its own holding small_c8 (config.json + weights, with these config keys). */
+    static Map<String, String> smallC8(String repoName, Map<String, Object> config) {
+        Path repo = TestModels.repo(repoName);
+        TestModels.configAndWeights(repo, "small_c8", "small_c8", config);
+        return base(repo);
+    }
+
     /** The golden models: config.json + weights, self-describing, pyramid, and a golden file as is. */
     public static class Golden implements QuarkusTestProfile {
         @Override
@@ -39,9 +46,7 @@ public final class Profiles {
     public static class Batching implements QuarkusTestProfile {
         @Override
         public Map<String, String> getConfigOverrides() {
-            Path repo = TestModels.repo("batching");
-            TestModels.configAndWeights(repo, "small_c8", "small_c8", Map.of());
-            Map<String, String> m = base(repo);
+            Map<String, String> m = smallC8("batching", Map.of());
             m.put("freqfusion.max-queue-delay", "100ms");
             m.put("freqfusion.max-batch-size", "8");
             return m;
@@ -63,9 +68,7 @@ public final class Profiles {
     public static class Overload implements QuarkusTestProfile {
         @Override
         public Map<String, String> getConfigOverrides() {
-            Path repo = TestModels.repo("overload");
-            TestModels.configAndWeights(repo, "small_c8", "small_c8", Map.of());
-            Map<String, String> m = base(repo);
+            Map<String, String> m = smallC8("overload", Map.of());
             m.put("freqfusion.queue-capacity", "1");
             m.put("freqfusion.max-queue-delay", "3s");
             m.put("freqfusion.request-timeout", "1500ms");
@@ -78,9 +81,7 @@ public final class Profiles {
     public static class SlowReader implements QuarkusTestProfile {
         @Override
         public Map<String, String> getConfigOverrides() {
-            Path repo = TestModels.repo("slow-reader");
-            TestModels.configAndWeights(repo, "small_c8", "small_c8", Map.of());
-            Map<String, String> m = base(repo);
+            Map<String, String> m = smallC8("slow-reader", Map.of());
             m.put("quarkus.http.idle-timeout", "2s");
             return m;
         }
@@ -100,9 +101,7 @@ public final class Profiles {
     public static class Faulty implements QuarkusTestProfile {
         @Override
         public Map<String, String> getConfigOverrides() {
-            Path repo = TestModels.repo("faulty");
-            TestModels.configAndWeights(repo, "small_c8", "small_c8", Map.of("backend", "faulty"));
-            Map<String, String> m = base(repo);
+            Map<String, String> m = smallC8("faulty", Map.of("backend", "faulty"));
             m.put("freqfusion.recovery.interval", "200ms");
             m.put("freqfusion.max-queue-delay", "0ms");
             return m;
@@ -113,9 +112,7 @@ public final class Profiles {
     public static class Fallback implements QuarkusTestProfile {
         @Override
         public Map<String, String> getConfigOverrides() {
-            Path repo = TestModels.repo("fallback");
-            TestModels.configAndWeights(repo, "small_c8", "small_c8", Map.of("backend", "faulty"));
-            Map<String, String> m = base(repo);
+            Map<String, String> m = smallC8("fallback", Map.of("backend", "faulty"));
             m.put("freqfusion.fallback-backend", "cpu");
             m.put("freqfusion.max-queue-delay", "0ms");
             return m;
@@ -126,9 +123,7 @@ public final class Profiles {
     public static class Drain implements QuarkusTestProfile {
         @Override
         public Map<String, String> getConfigOverrides() {
-            Path repo = TestModels.repo("drain");
-            TestModels.configAndWeights(repo, "small_c8", "small_c8", Map.of());
-            Map<String, String> m = base(repo);
+            Map<String, String> m = smallC8("drain", Map.of());
             m.put("freqfusion.max-queue-delay", "2s");
             m.put("freqfusion.max-batch-size", "16");
             return m;
@@ -141,9 +136,7 @@ public final class Profiles {
 
         @Override
         public Map<String, String> getConfigOverrides() {
-            Path repo = TestModels.repo("auth");
-            TestModels.configAndWeights(repo, "small_c8", "small_c8", Map.of());
-            Map<String, String> m = base(repo);
+            Map<String, String> m = smallC8("auth", Map.of());
             m.put("freqfusion.auth.token", TOKEN);
             return m;
         }
@@ -158,9 +151,7 @@ public final class Profiles {
 
         @Override
         public Map<String, String> getConfigOverrides() {
-            Path repo = TestModels.repo("flood");
-            TestModels.configAndWeights(repo, "small_c8", "small_c8", Map.of());
-            Map<String, String> m = base(repo);
+            Map<String, String> m = smallC8("flood", Map.of());
             m.put("freqfusion.queue-capacity", "4");
             m.put("freqfusion.max-batch-size", "2");
             m.put("freqfusion.max-queue-delay", "5ms");
