@@ -19,6 +19,8 @@ public final class InferenceException extends RuntimeException {
         UNAVAILABLE(503, io.grpc.Status.Code.UNAVAILABLE, "rejected"),
         /** The request did not complete within its timeout. */
         TIMEOUT(504, io.grpc.Status.Code.DEADLINE_EXCEEDED, "timeout"),
+        /** The client went away (connection closed, call cancelled) before its answer: nobody receives the status. */
+        CANCELLED(499, io.grpc.Status.Code.CANCELLED, "cancelled"),
         /** A failure of the server or backend. */
         INTERNAL(500, io.grpc.Status.Code.INTERNAL, "error");
 

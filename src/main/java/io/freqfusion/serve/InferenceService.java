@@ -199,7 +199,7 @@ public class InferenceService {
             checkFinite(n, data);
             tensors.put(n, new Tensor(s, data));
         }
-        return new InferenceJob(tensors, outs, requestId);
+        return new InferenceJob(tensors, outs, requestId, ticket);
     }
 
     private static long sat(long a, long b) {
@@ -209,7 +209,13 @@ public class InferenceService {
 
     /** Submits to the model's batcher (QUEUE_FULL at once if full); the future fails with a TimeoutException after {@code timeout}. */
     public CompletableFuture<Map<String, Tensor>> submit(ServedModel served, InferenceJob job, Duration timeout) {
-        served.batcher().submit(job);
+        job.admitted(); // from here the job holds its request's reservation until the batcher lets go of it
+        try {
+            served.batcher().submit(job);
+        } catch (RuntimeException e) {
+            job.left();
+            throw e;
+        }
         Duration t = timeout == null || timeout.compareTo(config.requestTimeout()) > 0 ? config.requestTimeout() : timeout;
         return job.result().orTimeout(Math.max(1, t.toMillis()), TimeUnit.MILLISECONDS);
     }

@@ -129,6 +129,22 @@ public final class OipTestClient {
         return new Object[] {header.length, body.toByteArray()};
     }
 
+    /**
+     * Sends a {@link #binaryRequest} to {@code infer} on a connection of its own (a raw socket, so that a test controls
+     * reading and closing) and leaves the answer unread.
+     */
+    public static java.net.Socket sendRaw(java.net.URL infer, Object[] binaryRequest) throws java.io.IOException {
+        byte[] body = (byte[]) binaryRequest[1];
+        java.net.Socket s = new java.net.Socket(infer.getHost(), infer.getPort());
+        java.io.OutputStream out = s.getOutputStream();
+        out.write(("POST " + infer.getPath() + " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\n"
+                + "Inference-Header-Content-Length: " + binaryRequest[0] + "\r\nContent-Length: " + body.length + "\r\n\r\n")
+                .getBytes(StandardCharsets.US_ASCII));
+        out.write(body);
+        out.flush();
+        return s;
+    }
+
     public static Response postBinary(String model, int headerLength, byte[] body) {
         return given().contentType("application/octet-stream").header("Inference-Header-Content-Length", headerLength)
                 .body(body).post("/v2/models/" + model + "/infer");

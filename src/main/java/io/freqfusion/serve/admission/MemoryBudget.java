@@ -18,7 +18,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * Content-Length; gRPC: from the received message size) until its response is written; the ticket grows, before any
  * tensor is decoded or computed, by the request's estimated working set ({@link #inputBytes}, {@link #outputBytes}).
  * A reservation that does not fit is refused at once: 429 / RESOURCE_EXHAUSTED with Retry-After (or 413 when the one
- * request could never fit). So queued + running requests never hold more than the budget, whatever the traffic.
+ * request could never fit). A request whose client went away keeps its bytes until its batcher lets go of it (a
+ * forward under way finishes). So queued + running requests never hold more than the budget, whatever the traffic.
  */
 @ApplicationScoped
 @io.quarkus.runtime.Startup
@@ -94,15 +95,22 @@ public class MemoryBudget {
 
     private static String mib(long b) { return b == Long.MAX_VALUE ? "too many" : String.format("%.1f MiB", b / 1048576.0); }
 
-    /** The bytes one request holds; {@link #close} (idempotent) returns them. Thread-safe. */
+    /**
+     * The bytes one request holds. Two parties may hold them: the transport (from before the body is read until the
+     * response is written or the client is gone: {@link #close}) and the request's job while a batcher has it
+     * ({@link #holdFor}: queued or computing, its tensors are in memory whatever became of the client). The bytes
+     * return to the budget when both have let go. Thread-safe.
+     */
     public final class Ticket implements AutoCloseable {
         private long held;
         private boolean closed;
+        private int holders = 1;
+        private Runnable onClientGone;
 
         /** Reserves {@code bytes} more, or throws TOO_LARGE (could never fit) / QUEUE_FULL (does not fit now: retry). */
         public synchronized void reserve(long bytes, String what) {
             if (bytes <= 0) return;
-            if (closed) throw new InferenceException(Kind.UNAVAILABLE, "request already finished");
+            if (closed) throw new InferenceException(Kind.CANCELLED, "the client went away before the request was admitted");
             long total = held + bytes;
             if (total < 0 || total > capacity) {
                 throw new InferenceException(Kind.TOO_LARGE, what + " needs about " + mib(total < 0 ? Long.MAX_VALUE : total)
@@ -125,10 +133,44 @@ public class MemoryBudget {
 
         public synchronized long held() { return held; }
 
+        /**
+         * The request's job takes a hold (given back with {@link #release}) for as long as a batcher has it;
+         * {@code onClientGone} runs if the transport closes first (the client went away: nobody will read the result).
+         * Throws CANCELLED when the transport has already closed.
+         */
+        public void holdFor(Runnable onClientGone) {
+            synchronized (this) {
+                if (!closed) {
+                    holders++;
+                    this.onClientGone = onClientGone;
+                    return;
+                }
+            }
+            throw new InferenceException(Kind.CANCELLED, "the client closed the connection before the request was queued");
+        }
+
+        /** The job's hold ends (the batcher let go of it). */
+        public synchronized void release() {
+            onClientGone = null;
+            drop();
+        }
+
+        /** The transport is done with the request (response written, or the client gone). Idempotent. */
         @Override
-        public synchronized void close() {
-            if (closed) return;
-            closed = true;
+        public void close() {
+            Runnable gone;
+            synchronized (this) {
+                if (closed) return;
+                closed = true;
+                gone = onClientGone;
+                onClientGone = null;
+                drop();
+            }
+            if (gone != null) gone.run();
+        }
+
+        private void drop() {
+            if (--holders > 0) return;
             used.addAndGet(-held);
             held = 0;
         }

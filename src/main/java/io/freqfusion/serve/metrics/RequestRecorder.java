@@ -2,6 +2,8 @@ package io.freqfusion.serve.metrics;
 
 import io.freqfusion.serve.InferenceException;
 
+import java.util.concurrent.atomic.AtomicBoolean;
+
 /** Measures one inference request for the request metrics (latency, count, bytes) by model, protocol and outcome. */
 public final class RequestRecorder {
     private final ServeMetrics metrics;
@@ -9,6 +11,7 @@ public final class RequestRecorder {
     private final long start = System.nanoTime();
     private final long bytesIn;
     private volatile String model;
+    private final AtomicBoolean recorded = new AtomicBoolean();
 
     public RequestRecorder(ServeMetrics metrics, String protocol, String model, long bytesIn) {
         this.metrics = metrics;
@@ -17,9 +20,15 @@ public final class RequestRecorder {
         this.bytesIn = bytesIn;
     }
 
-    public void ok(long bytesOut) { metrics.request(model, protocol, "ok", System.nanoTime() - start, bytesIn, bytesOut); }
+    public void ok(long bytesOut) { record("ok", bytesOut); }
 
-    public void failed(InferenceException e, long bytesOut) {
-        metrics.request(model, protocol, e.kind().outcome, System.nanoTime() - start, bytesIn, bytesOut);
+    public void failed(InferenceException e, long bytesOut) { record(e.kind().outcome, bytesOut); }
+
+    /** The transport learnt that the client went away before its answer. */
+    public void clientGone() { record(InferenceException.Kind.CANCELLED.outcome, 0); }
+
+    /** The first outcome counts: a request whose client left may also see its answer's path fail or complete. */
+    private void record(String outcome, long bytesOut) {
+        if (recorded.compareAndSet(false, true)) metrics.request(model, protocol, outcome, System.nanoTime() - start, bytesIn, bytesOut);
     }
 }

@@ -39,6 +39,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 
@@ -196,7 +197,7 @@ public class OipResource {
                     o -> binaryFlags.getOrDefault(o, req.binaryOutputDefault()), requestId);
             Set<String> binary = new LinkedHashSet<>();
             for (String o : job.outputs()) if (binaryFlags.getOrDefault(o, req.binaryOutputDefault())) binary.add(o);
-            CompletionStage<Response> result = service.submit(m, job, null).handleAsync((out, err) -> {
+            CompletableFuture<Response> result = service.submit(m, job, null).handleAsync((out, err) -> {
                 if (err != null) return failed(rec, InferenceException.of(err));
                 try {
                     OipRestCodec.Encoded enc = OipRestCodec.encode(m.name(), ServedModel.VERSION, req.id(), out, job.outputs(), binary);
@@ -214,7 +215,11 @@ public class OipResource {
                     return failed(rec, InferenceException.of(e));
                 }
             }, Infrastructure.getDefaultWorkerPool());
-            if (gate == null) result = result.whenComplete((r, t) -> ticket.close());
+            // a client gone before its answer: Quarkus cancels the returned stage, and the handler above may then never run
+            result.whenComplete((r, t) -> {
+                if (t instanceof CancellationException) rec.clientGone();
+            });
+            if (gate == null) return result.whenComplete((r, t) -> ticket.close());
             return result;
         } catch (RuntimeException e) {
             if (gate == null) ticket.close();

@@ -129,15 +129,15 @@ public final class Batcher {
         try {
             if (!accepting) throw new InferenceException(InferenceException.Kind.UNAVAILABLE, "model '" + model + "' is shutting down");
             if (queue.size() >= capacity) {
-                queue.removeIf(InferenceJob::isDone); // requests that timed out while queued free their place
-                if (queue.size() >= capacity) {
-                    throw new InferenceException(InferenceException.Kind.QUEUE_FULL,
-                            "model '" + model + "': queue full (" + capacity + " requests waiting), retry later");
-                }
+                throw new InferenceException(InferenceException.Kind.QUEUE_FULL,
+                        "model '" + model + "': queue full (" + capacity + " requests waiting), retry later");
             }
             queue.addLast(job);
             inflight.incrementAndGet();
-            job.result().whenComplete((r, t) -> inflight.decrementAndGet());
+            job.result().whenComplete((r, t) -> {
+                inflight.decrementAndGet();
+                if (t != null) dropIfQueued(job); // timed out or cancelled while waiting: its place and memory go now
+            });
             changed.signalAll();
         } finally {
             lock.unlock();
@@ -160,7 +160,10 @@ public final class Batcher {
         stopped = true;
         lock.lock();
         try {
-            for (InferenceJob j : queue) j.result().completeExceptionally(new InferenceException(InferenceException.Kind.UNAVAILABLE, "server shutting down"));
+            for (InferenceJob j : queue) {
+                j.result().completeExceptionally(new InferenceException(InferenceException.Kind.UNAVAILABLE, "server shutting down"));
+                j.left();
+            }
             queue.clear();
             changed.signalAll();
         } finally {
@@ -188,7 +191,18 @@ public final class Batcher {
                 LOG.errorf(t, "model '%s': batch of %d requests %s failed", model, batch.size(), ids(batch));
                 InferenceException ie = InferenceException.of(t);
                 for (InferenceJob j : batch) j.result().completeExceptionally(ie);
+            } finally {
+                for (InferenceJob j : batch) j.left();
             }
+        }
+    }
+
+    private void dropIfQueued(InferenceJob job) {
+        lock.lock();
+        try {
+            if (queue.remove(job)) job.left();
+        } finally {
+            lock.unlock();
         }
     }
 
@@ -197,7 +211,7 @@ public final class Batcher {
         lock.lock();
         try {
             while (true) {
-                while (!queue.isEmpty() && queue.peekFirst().isDone()) queue.pollFirst();
+                while (!queue.isEmpty() && queue.peekFirst().isDone()) queue.pollFirst().left();
                 if (queue.isEmpty()) {
                     changed.await();
                     continue;
