@@ -2,9 +2,11 @@ package io.freqfusion.serve;
 
 import io.freqfusion.Golden;
 import io.freqfusion.tensor.SafeTensors;
+import io.freqfusion.serve.repository.ModelRepository;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.TestProfile;
 import io.restassured.response.Response;
+import jakarta.inject.Inject;
 import org.junit.jupiter.api.Test;
 
 import java.util.concurrent.CompletableFuture;
@@ -13,6 +15,7 @@ import static io.restassured.RestAssured.given;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * Queue capacity 1 and a 3 s batching window with a 1.5 s request timeout: a second request while the first waits is
@@ -21,6 +24,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @QuarkusTest
 @TestProfile(Profiles.Overload.class)
 class OverloadTest {
+    @Inject
+    ModelRepository repository;
 
     @Test
     void fullQueueRejectsAndTimeoutAnswers504() throws Exception {
@@ -28,7 +33,11 @@ class OverloadTest {
         SafeTensors.Contents c = Golden.read("small_c8");
         String body = OipTestClient.jsonRequest(null, Golden.inputs(c), null).toString();
         CompletableFuture<Response> first = CompletableFuture.supplyAsync(() -> OipTestClient.postJson("small_c8", body));
-        Thread.sleep(400);
+        long queued = System.currentTimeMillis() + 10_000;
+        while (repository.get("small_c8").batcher().queueDepth() < 1) { // the first waits out its batching window
+            if (System.currentTimeMillis() > queued) fail("the first request was not queued");
+            Thread.sleep(10);
+        }
         long t0 = System.nanoTime();
         Response second = OipTestClient.postJson("small_c8", body);
         long ms = (System.nanoTime() - t0) / 1_000_000;
