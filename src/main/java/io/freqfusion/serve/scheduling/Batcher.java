@@ -160,11 +160,13 @@ public final class Batcher {
         stopped = true;
         lock.lock();
         try {
-            for (InferenceJob j : queue) {
+            // failing a job removes it from the queue (dropIfQueued): fail a copy
+            List<InferenceJob> unrun = new ArrayList<>(queue);
+            queue.clear();
+            for (InferenceJob j : unrun) {
                 j.result().completeExceptionally(new InferenceException(InferenceException.Kind.UNAVAILABLE, "server shutting down"));
                 j.left();
             }
-            queue.clear();
             changed.signalAll();
         } finally {
             lock.unlock();
