@@ -75,12 +75,17 @@ public class ModelRepository {
 
     private record Loaded(FusionModel model, Map<String, Object> service) {}
 
-    /** Keys of this service under freqfusion.* (anything else is reported, as it is likely a typo). */
+    /**
+     * Keys of this service under freqfusion.* (anything else is reported, as it is likely a typo). The launcher's own
+     * environment variables (FREQFUSION_JVM_OPTS, FREQFUSION_JAVA_HOME, FREQFUSION_SKIP_BUILD, FREQFUSION_TORNADO_JAR)
+     * reach the configuration as freqfusion.jvm.opts and so on: known too.
+     */
     private static final Pattern KNOWN_KEYS = Pattern.compile("freqfusion\\.(models-dir|backend|backend-options\\..+|cpu\\.threads|max-batch-size"
             + "|max-queue-delay|queue-capacity|request-timeout|strict-readiness"
             + "|limits\\.(max-body-bytes|max-tensor-elements|max-batch|max-spatial|max-inflight-bytes|max-inflight-heap-fraction|max-plan-cache-bytes)"
             + "|auth\\.(token|token-file|protect-metrics)|recovery\\.interval|fallback-backend|drain-timeout"
-            + "|warmup\\.(enabled|size|duration)|golden\\.dir|fuzz\\..+|tornado\\..+)");
+            + "|warmup\\.(enabled|size|duration)|golden\\.dir|fuzz\\..+|tornado\\..+"
+            + "|jvm\\.opts|java\\.home|skip\\.build)");
 
     void onStart(@Observes StartupEvent event) {
         for (String key : org.eclipse.microprofile.config.ConfigProvider.getConfig().getPropertyNames()) {
