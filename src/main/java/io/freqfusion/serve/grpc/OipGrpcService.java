@@ -171,10 +171,7 @@ public class OipGrpcService implements GRPCInferenceService {
                 rec.ok(resp.getSerializedSize());
                 return resp;
             }, Infrastructure.getDefaultWorkerPool());
-            // a cancelled call cancels this stage, and the handler above may then never run
-            future.whenComplete((r, t) -> {
-                if (t instanceof java.util.concurrent.CancellationException) rec.clientGone();
-            });
+            rec.countCancellation(future); // a cancelled call cancels the stage (through the Uni)
             if (gate == null) future.whenComplete((r, t) -> ticket.close());
             return Uni.createFrom().completionStage(future).onFailure().transform(t ->
                     t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t);

@@ -2,6 +2,8 @@ package io.freqfusion.serve.metrics;
 
 import io.freqfusion.serve.InferenceException;
 
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /** Measures one inference request for the request metrics (latency, count, bytes) by model, protocol and outcome. */
@@ -24,8 +26,15 @@ public final class RequestRecorder {
 
     public void failed(InferenceException e, long bytesOut) { record(e.kind().outcome, bytesOut); }
 
-    /** The transport learnt that the client went away before its answer. */
-    public void clientGone() { record(InferenceException.Kind.CANCELLED.outcome, 0); }
+    /**
+     * Counts the request as cancelled when its transport cancels {@code stage}, the one it was handed (its client went
+     * away): a handler chained before the cancellation then never runs, and nothing else would count it.
+     */
+    public void countCancellation(CompletableFuture<?> stage) {
+        stage.whenComplete((r, t) -> {
+            if (t instanceof CancellationException) record(InferenceException.Kind.CANCELLED.outcome, 0);
+        });
+    }
 
     /** The first outcome counts: a request whose client left may also see its answer's path fail or complete. */
     private void record(String outcome, long bytesOut) {

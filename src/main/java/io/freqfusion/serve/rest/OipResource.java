@@ -39,7 +39,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 
@@ -215,10 +214,7 @@ public class OipResource {
                     return failed(rec, InferenceException.of(e));
                 }
             }, Infrastructure.getDefaultWorkerPool());
-            // a client gone before its answer: Quarkus cancels the returned stage, and the handler above may then never run
-            result.whenComplete((r, t) -> {
-                if (t instanceof CancellationException) rec.clientGone();
-            });
+            rec.countCancellation(result); // Quarkus cancels the returned stage when the client goes away
             if (gate == null) return result.whenComplete((r, t) -> ticket.close());
             return result;
         } catch (RuntimeException e) {
