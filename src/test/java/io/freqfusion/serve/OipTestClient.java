@@ -137,12 +137,30 @@ public final class OipTestClient {
         byte[] body = (byte[]) binaryRequest[1];
         java.net.Socket s = new java.net.Socket(infer.getHost(), infer.getPort());
         java.io.OutputStream out = s.getOutputStream();
-        out.write(("POST " + infer.getPath() + " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\n"
-                + "Inference-Header-Content-Length: " + binaryRequest[0] + "\r\nContent-Length: " + body.length + "\r\n\r\n")
-                .getBytes(StandardCharsets.US_ASCII));
+        out.write(rawHead(infer, (Integer) binaryRequest[0], body.length, ""));
         out.write(body);
         out.flush();
         return s;
+    }
+
+    /** The head of a binary inference request to {@code infer}; {@code extraHeaders}: more header lines, each ending in CRLF. */
+    public static byte[] rawHead(java.net.URL infer, int headerLength, int bodyLength, String extraHeaders) {
+        return ("POST " + infer.getPath() + " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\n"
+                + "Inference-Header-Content-Length: " + headerLength + "\r\nContent-Length: " + bodyLength + "\r\n"
+                + extraHeaders + "\r\n").getBytes(StandardCharsets.US_ASCII);
+    }
+
+    /** Reads a response head (status line and headers, up to the empty line) from a raw connection. */
+    public static String readHead(java.io.InputStream in) throws java.io.IOException {
+        ByteArrayOutputStream head = new ByteArrayOutputStream();
+        int state = 0;
+        while (state < 4) {
+            int b = in.read();
+            if (b < 0) throw new java.io.IOException("connection closed in the response head: " + head);
+            head.write(b);
+            state = (b == '\r' && (state == 0 || state == 2)) || (b == '\n' && (state == 1 || state == 3)) ? state + 1 : 0;
+        }
+        return head.toString(StandardCharsets.US_ASCII);
     }
 
     public static Response postBinary(String model, int headerLength, byte[] body) {

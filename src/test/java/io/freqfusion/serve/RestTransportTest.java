@@ -14,7 +14,6 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -99,15 +98,13 @@ class RestTransportTest {
             s.setSoTimeout(30_000);
             OutputStream out = s.getOutputStream();
             InputStream in = s.getInputStream();
-            out.write(("POST " + infer.getPath() + " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\n"
-                    + "Inference-Header-Content-Length: " + headerLength + "\r\nContent-Length: " + body.length
-                    + "\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.write(OipTestClient.rawHead(infer, headerLength, body.length, "Expect: 100-continue\r\nConnection: close\r\n"));
             out.flush();
-            String interim = readHead(in);
+            String interim = OipTestClient.readHead(in);
             assertTrue(interim.startsWith("HTTP/1.1 100"), interim);
             out.write(body);
             out.flush();
-            String head = readHead(in);
+            String head = OipTestClient.readHead(in);
             assertTrue(head.startsWith("HTTP/1.1 200"), head);
             long length = Long.parseLong(header(head, "content-length"));
             byte[] rest = in.readAllBytes();
@@ -159,17 +156,6 @@ class RestTransportTest {
         assertEquals(response.length, offset, "the binary sections fill the body");
     }
 
-    private static String readHead(InputStream in) throws IOException {
-        ByteArrayOutputStream head = new ByteArrayOutputStream();
-        int state = 0;
-        while (state < 4) {
-            int b = in.read();
-            if (b < 0) throw new IOException("connection closed in the response head: " + head);
-            head.write(b);
-            state = (b == '\r' && (state == 0 || state == 2)) || (b == '\n' && (state == 1 || state == 3)) ? state + 1 : 0;
-        }
-        return head.toString(StandardCharsets.US_ASCII);
-    }
 
     private static String header(String head, String name) {
         for (String line : head.split("\r\n")) {
