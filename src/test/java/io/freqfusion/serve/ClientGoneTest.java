@@ -26,7 +26,6 @@ import java.util.function.BooleanSupplier;
 import static io.restassured.RestAssured.given;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * Clients that go away before their answer (REST connection closed, gRPC call cancelled): a request still queued is
@@ -109,10 +108,6 @@ class ClientGoneTest {
     }
 
     private static void await(BooleanSupplier condition, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) fail("timed out waiting: " + what);
-            Thread.sleep(20);
-        }
+        OipTestClient.await(what, 20_000, condition);
     }
 }

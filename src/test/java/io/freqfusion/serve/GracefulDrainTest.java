@@ -17,7 +17,6 @@ import java.util.concurrent.CompletableFuture;
 import static io.restassured.RestAssured.given;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * Graceful shutdown: requests admitted before the drain (here still waiting in a 400 ms batching window) complete
@@ -38,11 +37,7 @@ class GracefulDrainTest {
         List<CompletableFuture<Response>> inFlight = new ArrayList<>();
         var pool = java.util.concurrent.Executors.newFixedThreadPool(4);
         for (int i = 0; i < 4; i++) inFlight.add(CompletableFuture.supplyAsync(() -> OipTestClient.postJson("small_c8", body), pool));
-        long deadline = System.currentTimeMillis() + 5000;
-        while (repository.get("small_c8").batcher().inflight() < 4) {
-            if (System.currentTimeMillis() > deadline) fail("requests not admitted");
-            Thread.sleep(5);
-        }
+        OipTestClient.await("requests admitted", 5000, () -> repository.get("small_c8").batcher().inflight() >= 4);
         long t0 = System.nanoTime();
         repository.drain(Duration.ofSeconds(10));
         assertTrue(System.nanoTime() - t0 < 5_000_000_000L, "queued requests run at once when the drain starts");

@@ -31,6 +31,15 @@ public final class OipTestClient {
 
     private OipTestClient() {}
 
+    /** Polls {@code condition} every 10 ms until it holds; fails naming {@code what} after {@code limitMillis}. */
+    public static void await(String what, long limitMillis, java.util.function.BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + limitMillis * 1_000_000L;
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) fail("timed out after " + limitMillis + " ms waiting: " + what);
+            Thread.sleep(10);
+        }
+    }
+
     /** Waits until none of the models is LOADING (max 3 minutes). */
     public static void awaitLoaded(String... models) {
         long deadline = System.currentTimeMillis() + 180_000;
