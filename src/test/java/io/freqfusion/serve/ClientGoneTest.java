@@ -4,6 +4,7 @@ import io.freqfusion.Golden;
 import io.freqfusion.serve.admission.MemoryBudget;
 import io.freqfusion.serve.grpc.v2.GRPCInferenceServiceGrpc;
 import io.freqfusion.serve.grpc.v2.ModelInferResponse;
+import io.freqfusion.serve.rest.OipResource;
 import io.freqfusion.tensor.SafeTensors;
 import io.freqfusion.tensor.Tensor;
 import io.grpc.Context;
@@ -16,9 +17,11 @@ import jakarta.inject.Inject;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
+import java.io.ByteArrayInputStream;
 import java.net.Socket;
 import java.net.URL;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
@@ -40,6 +43,8 @@ class ClientGoneTest {
     MemoryBudget budget;
     @Inject
     InferenceService service;
+    @Inject
+    OipResource resource;
     @TestHTTPResource("/v2/models/small_c8/infer")
     URL infer;
 
@@ -97,6 +102,38 @@ class ClientGoneTest {
             channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         }
         assertEquals(200, OipTestClient.postBinary("small_c8", (Integer) rest[0], (byte[]) rest[1]).statusCode());
+    }
+
+    /**
+     * A REST request that reaches the resource without HttpGate's ticket (called directly here, no routing context)
+     * takes a ticket of its own; when the stage handed back is cancelled (what Quarkus does when the client goes away)
+     * it is counted as cancelled, its queued job is dropped and never computed, and its reservation returns.
+     */
+    @Test
+    void aCancelledRequestWithoutTheGatesTicketIsCountedAndDropped() throws Exception {
+        OipTestClient.awaitLoaded("small_c8");
+        Object[] rest = OipTestClient.binaryRequest(Golden.inputs(Golden.read("small_c8")), "FP32", true);
+        await(() -> budget.used() == 0, "budget idle before the test");
+        double cancelledBefore = cancelled("rest");
+
+        CountDownLatch hold = new CountDownLatch(1);
+        FaultyBackendProvider.HOLD = hold;
+        int forwardsBefore = FaultyBackendProvider.FORWARDS.get();
+        var batcher = service.resolve("small_c8", null).batcher();
+        try (Socket running = OipTestClient.sendRaw(infer, rest)) {
+            await(() -> FaultyBackendProvider.FORWARDS.get() == forwardsBefore + 1, "the first request's forward started");
+            long runningHolds = budget.used();
+            CompletableFuture<?> stage = resource.infer("small_c8", String.valueOf(rest[0]), null,
+                    new ByteArrayInputStream((byte[]) rest[1])).toCompletableFuture();
+            await(() -> batcher.queueDepth() == 1, "the direct request queued behind the running forward");
+            assertTrue(budget.used() > runningHolds, "the direct request reserved its own budget");
+            assertTrue(stage.cancel(true), "the stage was still pending");
+            await(() -> cancelled("rest") - cancelledBefore == 1, "the direct request counted as cancelled");
+            await(() -> batcher.queueDepth() == 0 && budget.used() == runningHolds, "its reservation returned, its job dropped");
+            hold.countDown();
+            await(() -> budget.used() == 0, "all reservations returned once the forward ended");
+            assertEquals(forwardsBefore + 1, FaultyBackendProvider.FORWARDS.get(), "the cancelled request was never computed");
+        }
     }
 
     /** freqfusion_requests_total for small_c8 with outcome "cancelled" on one protocol (0 when absent). */

@@ -215,7 +215,9 @@ public class OipResource {
                 }
             }, Infrastructure.getDefaultWorkerPool());
             rec.countCancellation(result); // Quarkus cancels the returned stage when the client goes away
-            if (gate == null) return result.whenComplete((r, t) -> ticket.close());
+            // without the gate's ticket the request's own closes with the stage it hands back (so also when that is
+            // cancelled, which cancels a job still queued); a stage chained after it would take the cancellation alone
+            if (gate == null) result.whenComplete((r, t) -> ticket.close());
             return result;
         } catch (RuntimeException e) {
             if (gate == null) ticket.close();
