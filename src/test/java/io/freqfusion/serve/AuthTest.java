@@ -48,11 +48,8 @@ class AuthTest {
     }
 
     static void awaitLoaded() throws InterruptedException {
-        long deadline = System.currentTimeMillis() + 60_000;
-        while (!"READY".equals(given().header("Authorization", BEARER).get("/v2/models/small_c8").then().extract().path("state"))) {
-            assertTrue(System.currentTimeMillis() < deadline, "small_c8 not loaded");
-            Thread.sleep(100);
-        }
+        OipTestClient.await("small_c8 loaded", 60_000,
+                () -> "READY".equals(given().header("Authorization", BEARER).get("/v2/models/small_c8").then().extract().path("state")));
     }
 
     @Test

@@ -14,7 +14,6 @@ import static org.hamcrest.Matchers.equalTo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * A failing backend (the test-only "faulty" backend throwing as a lost device would): the affected request gets 503
@@ -31,11 +30,8 @@ class BackendFaultTest {
     }
 
     static void awaitReady(String model, boolean ready, long millis) throws InterruptedException {
-        long deadline = System.currentTimeMillis() + millis;
-        while (given().get("/v2/models/" + model + "/ready").statusCode() != (ready ? 200 : 400)) {
-            if (System.currentTimeMillis() > deadline) fail(model + " did not become " + (ready ? "ready" : "unready") + " within " + millis + " ms");
-            Thread.sleep(50);
-        }
+        OipTestClient.await(model + " " + (ready ? "ready" : "unready"), millis,
+                () -> given().get("/v2/models/" + model + "/ready").statusCode() == (ready ? 200 : 400));
     }
 
     @Test

@@ -40,20 +40,18 @@ public final class OipTestClient {
         }
     }
 
-    /** Waits until none of the models is LOADING (max 3 minutes). */
+    /** Waits until none of the models is LOADING (max 3 minutes each). */
     public static void awaitLoaded(String... models) {
-        long deadline = System.currentTimeMillis() + 180_000;
-        for (String m : models) {
-            while (true) {
-                String state = given().get("/v2/models/" + m).then().extract().path("state");
-                if (state != null && !state.equals("LOADING")) break;
-                if (System.currentTimeMillis() > deadline) fail("model " + m + " still loading");
-                try {
-                    Thread.sleep(100);
-                } catch (InterruptedException e) {
-                    throw new RuntimeException(e);
-                }
+        try {
+            for (String m : models) {
+                await("model " + m + " loaded", 180_000, () -> {
+                    String state = given().get("/v2/models/" + m).then().extract().path("state");
+                    return state != null && !state.equals("LOADING");
+                });
             }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new RuntimeException(e);
         }
     }
 
