@@ -1,10 +1,4 @@
 import java.lang.reflect.Method;
-import java.net.URL;
-import java.net.URLClassLoader;
-import java.nio.file.Paths;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -21,10 +15,7 @@ public final class AbForward {
         final Method run;
 
         Side(String classes, String libs, String workload, String config, int threads) throws Exception {
-            List<URL> urls = new ArrayList<>();
-            urls.add(Paths.get(classes).toUri().toURL());
-            for (String jar : libs.split(":")) if (!jar.isEmpty()) urls.add(Paths.get(jar).toUri().toURL());
-            ClassLoader cl = new URLClassLoader(urls.toArray(new URL[0]), ClassLoader.getPlatformClassLoader());
+            ClassLoader cl = AbHarness.loader(classes, libs);
             Class<?> wl = cl.loadClass("io.freqfusion.runtime.Workload");
             Object w = wl.getMethod("parse", String.class).invoke(null, workload);
             Object model = wl.getMethod("model", String.class, long.class).invoke(w, config, 42L);
@@ -54,30 +45,8 @@ public final class AbForward {
         String libs = a[0], workload = a[3], config = a[4];
         int rounds = Integer.parseInt(a[5]), per = Integer.parseInt(a[6]), threads = Integer.parseInt(a[7]);
         Side sideA = new Side(a[1], libs, workload, config, threads), sideB = new Side(a[2], libs, workload, config, threads);
-        long warmUntil = System.nanoTime() + 8_000_000_000L;      // both sides JIT-compiled before timing
-        while (System.nanoTime() < warmUntil) {
-            sideA.forwardMs();
-            sideB.forwardMs();
-        }
-        double[] medA = new double[rounds], medB = new double[rounds], ratio = new double[rounds];
-        for (int r = 0; r < rounds; r++) {
-            for (int k = 0; k < 2; k++) {
-                boolean isA = (k + r) % 2 == 0;
-                Side side = isA ? sideA : sideB;
-                double[] t = new double[per];
-                side.forwardMs();                                   // caches warm for this side, as in a service
-                for (int i = 0; i < per; i++) t[i] = side.forwardMs();
-                Arrays.sort(t);
-                (isA ? medA : medB)[r] = t[per / 2];
-            }
-            ratio[r] = medB[r] / medA[r];
-            System.out.printf("round %2d: A %8.3f ms  B %8.3f ms  B/A %.3f%n", r, medA[r], medB[r], ratio[r]);
-        }
-        Arrays.sort(medA);
-        Arrays.sort(medB);
-        Arrays.sort(ratio);
-        System.out.printf("%s %s, %d threads: median A %.3f ms, B %.3f ms; median round ratio B/A %.3f (min %.3f, max %.3f)%n",
-                workload, config, threads, medA[rounds / 2], medB[rounds / 2], ratio[rounds / 2], ratio[0], ratio[rounds - 1]);
+        AbHarness.alternate(workload + " " + config + ", " + threads + " threads", sideA::forwardMs, sideB::forwardMs, 8_000,
+                rounds, per, true);
         System.exit(0);
     }
 }

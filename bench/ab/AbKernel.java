@@ -1,10 +1,4 @@
 import java.lang.reflect.Method;
-import java.net.URL;
-import java.net.URLClassLoader;
-import java.nio.file.Paths;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.List;
 import java.util.SplittableRandom;
 
 /**
@@ -37,10 +31,7 @@ public final class AbKernel {
         final float[] out;
 
         Side(String classes, String libs, String kernel, int hr, int threads) throws Exception {
-            List<URL> urls = new ArrayList<>();
-            urls.add(Paths.get(classes).toUri().toURL());
-            for (String jar : libs.split(":")) if (!jar.isEmpty()) urls.add(Paths.get(jar).toUri().toURL());
-            ClassLoader cl = new URLClassLoader(urls.toArray(new URL[0]), ClassLoader.getPlatformClassLoader());
+            ClassLoader cl = AbHarness.loader(classes, libs);
             Class<?> parClass = cl.loadClass("io.freqfusion.backend.cpu.Parallel");
             Class<?> kernels = cl.loadClass("io.freqfusion.backend.cpu.CpuKernels");
             Class<?> weights = cl.loadClass("io.freqfusion.backend.cpu.ConvWeights");
@@ -117,8 +108,7 @@ public final class AbKernel {
         };
         int rounds = Integer.parseInt(a[5]), per = Integer.parseInt(a[6]), threads = Integer.parseInt(a[7]);
         Side sideA = new Side(a[1], a[0], kernel, hr, threads), sideB = new Side(a[2], a[0], kernel, hr, threads);
-        long warmUntil = System.nanoTime() + 6_000_000_000L;      // both builds' kernels compiled before comparing
-        while (System.nanoTime() < warmUntil) {
+        for (long until = System.nanoTime() + 6_000_000_000L; System.nanoTime() < until; ) {   // both builds compiled
             sideA.callMs();
             sideB.callMs();
         }
@@ -130,24 +120,7 @@ public final class AbKernel {
             }
         }
         System.out.println(kernel + " " + workload + ": outputs of A and B " + (same ? "identical bit for bit" : "DIFFER"));
-        double[] medA = new double[rounds], medB = new double[rounds], ratio = new double[rounds];
-        for (int r = 0; r < rounds; r++) {
-            for (int k = 0; k < 2; k++) {
-                boolean isA = (k + r) % 2 == 0;
-                Side side = isA ? sideA : sideB;
-                double[] t = new double[per];
-                side.callMs();                                      // caches warm for this side
-                for (int i = 0; i < per; i++) t[i] = side.callMs();
-                Arrays.sort(t);
-                (isA ? medA : medB)[r] = t[per / 2];
-            }
-            ratio[r] = medB[r] / medA[r];
-        }
-        Arrays.sort(medA);
-        Arrays.sort(medB);
-        Arrays.sort(ratio);
-        System.out.printf("%s %s, %d threads: median A %.3f ms, B %.3f ms; median round ratio B/A %.3f (min %.3f, max %.3f)%n",
-                kernel, workload, threads, medA[rounds / 2], medB[rounds / 2], ratio[rounds / 2], ratio[0], ratio[rounds - 1]);
+        AbHarness.alternate(kernel + " " + workload + ", " + threads + " threads", sideA::callMs, sideB::callMs, 0, rounds, per, false);
         System.exit(0);
     }
 }

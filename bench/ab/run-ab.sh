@@ -1,6 +1,13 @@
 # Shared by bench/ab-forward.sh and bench/ab-kernel.sh (sourced): builds both checkouts with their own launcher, compiles
 # the A/B driver and runs it in one JVM with the launcher's flags.
 #   ab_run DRIVER DIR_A DIR_B [driver arguments after the two class folders ...]
+# ab_need MIN SCRIPT ARGC: with fewer than MIN arguments, prints the script's usage (its lines 2-4) and exits 2.
+ab_need() {
+  if [ "$3" -lt "$1" ]; then
+    sed -n '2,4p' "$2" | sed 's/^# \{0,1\}//'
+    exit 2
+  fi
+}
 ab_run() {
   local driver="$1" a b
   a=$(cd "$2" && pwd); b=$(cd "$3" && pwd); shift 3
@@ -10,7 +17,7 @@ ab_run() {
   local here out
   here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
   out=$(mktemp -d)
-  javac -d "$out" "$here/$driver.java"
+  javac -d "$out" "$here/$driver.java" "$here/AbHarness.java"
   local thp=()
   grep -qE '\[(always|madvise)\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null && thp=(-XX:+UseTransparentHugePages)
   java --add-modules=jdk.incubator.vector -XX:+UseParallelGC "${thp[@]}" -cp "$out" "$driver" \
