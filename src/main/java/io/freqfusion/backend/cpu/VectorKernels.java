@@ -515,7 +515,7 @@ final class VectorKernels {
         java.util.Arrays.fill(dst, d0 + (h + 1) * rl, d0 + hp * rl, 0f);
         FloatVector zero = FloatVector.zero(S);
         for (int y = 0; y < h; y++) {
-            int r0 = d0 + (y + 1) * rl, s = src + y * w, ev = r0 + 1, od = r0 + pe, X = 0;
+            int r0 = d0 + (y + 1) * rl, s = src + y * w, ev = r0 + 1, od = r0 + pe, runs = w / (2 * L);
             // the pads as whole zero vectors before the values (a vector past the even run's pad spills into the
             // odd run, and one past the odd run's pad into the next row or the bottom pad rows, both written after):
             // three Arrays.fill calls per row cost as much as the row's values
@@ -524,13 +524,12 @@ final class VectorKernels {
             for (int z = od + (w + 1) / 2; z < r0 + rl; z += L) zero.intoArray(dst, z);
             // a 0-based count of 2 L runs: with X itself as the counter C2 kept a signed X / 2 and a safepoint poll per
             // iteration (the copy 0.83-0.91 of that form's time, a same-process microbenchmark, same values)
-            for (int j = 0, runs = w / (2 * L); j < runs; j++) {
+            for (int j = 0; j < runs; j++) {
                 FloatVector a = FloatVector.fromArray(S, x, s + 2 * L * j), b = FloatVector.fromArray(S, x, s + 2 * L * j + L);
                 a.rearrange(EVENS, b).intoArray(dst, od + L * j);
                 a.rearrange(ODDS, b).intoArray(dst, ev + L * j);
             }
-            X = w / (2 * L) * (2 * L);
-            for (; X < w; X++) dst[((X & 1) == 0 ? od : ev) + X / 2] = x[s + X];
+            for (int X = 2 * L * runs; X < w; X++) dst[((X & 1) == 0 ? od : ev) + X / 2] = x[s + X];
         }
     }
 
