@@ -807,12 +807,28 @@ final class VectorKernels {
     private static final int KERNEL_BAND_BYTES = 192 * 1024;
 
     /**
+     * Floats per ring row of the reassembly, whatever the image width: wider images are reassembled in column strips of
+     * {@link #stripWidth} output columns. The constant ring geometry lets C2 address the k = 5, s = 2 tile's 4 channels
+     * as constant displacements off one register instead of keeping (and spilling) a base per channel and tap row:
+     * CARAFE(X_l) 0.96-0.98 of the run-time-stride form's time at W2 and W3, whole forward 0.96-0.98 at W2 and 0.96 at
+     * W3 (in-process A/Bs, same values bit for bit). The k = 3, s = 1 tile keeps a run-time stride: with the constant
+     * one it ran faster in a microbenchmark (0.85-0.90 per FMA) but 1.32x slower in the forward's reassembly.
+     */
+    private static final int RING_ROW = 136;
+    /** Channel strides of the rings of the two default tiles: 5 rows (k = 5, s = 2) and 4 rows (k = 3, s = 1). */
+    private static final int RING_K5S2 = 5 * RING_ROW, RING_K3S1 = 4 * RING_ROW;
+
+    /** Output columns per strip: whole vectors whose ring row, with its s (k - 1) pad floats, fits {@link #RING_ROW}. */
+    private static int stripWidth(int s, int k) { return (RING_ROW - s * (k - 1)) / L * L; }
+
+    /**
      * out = selfScale * self + carafeScale * CARAFE(x, K, k, s) for s in {1, 2} (see {@link CpuKernels#carafe}); K
      * pair-packed.
      *
      * <p>Unit of work: a block of 4 channels x a band of row pairs (bands sized so that their kernel stays in L2 while
-     * the channel blocks of the band run). A unit walks its 4 source planes top to bottom, so memory is read and written
-     * in long sequential runs per plane. The source rows a pair reads (k for s = 2, k + 1 for s = 1) live in a ring of
+     * the channel blocks of the band run) x a column strip (one for images up to 128 output columns wide, see
+     * {@link #RING_ROW}). A unit walks its 4 source planes top to bottom, so memory is read and written in long
+     * sequential runs per plane. The source rows a pair reads (k for s = 2, k + 1 for s = 1) live in a ring of
      * per-thread rows in L1, zero-padded and, for s = 2, spread (every value twice), so that tap (ky, kx) of a vector of
      * output pixels is one unmasked load at X + s kx; each new pair copies in only its new rows. Each source vector
      * loaded feeds both output rows of the pair.
@@ -821,7 +837,7 @@ final class VectorKernels {
                        float[] self, float selfScale, float carafeScale, float[] out, float[] addend, float[] sum) {
         if (s != 1 && s != 2) throw new IllegalArgumentException("CARAFE scale must be 1 or 2, got " + s);
         int H = h * s, W = w * s, r = (k - 1) / 2, taps = k * k, wv = vectorWidth(W);
-        int dw = ringRow(wv, s, k), rows = ringRows(s, k), cStride = rows * dw;
+        int rows = ringRows(s, k), cStride = rows * RING_ROW, sw = stripWidth(s, k), strips = (W + sw - 1) / sw;
         int pairs = (H + 1) / 2, pairK = taps * 2 * wv, outPlane = H * W, inPlane = h * w;
         int bandPairs = Math.max(1, Math.min(pairs, KERNEL_BAND_BYTES / (4 * pairK))), bands = (pairs + bandPairs - 1) / bandPairs;
         int blocks = (C + 3) / 4;
@@ -832,11 +848,11 @@ final class VectorKernels {
         CarafeTask carafe = CARAFE.get();
         carafe.x = x; carafe.packed = packed; carafe.self = self; carafe.out = out; carafe.addend = addend;
         carafe.sum = sum; carafe.C = C; carafe.h = h; carafe.w = w; carafe.k = k; carafe.s = s; carafe.r = r;
-        carafe.H = H; carafe.W = W; carafe.wv = wv; carafe.dw = dw; carafe.rows = rows; carafe.cStride = cStride;
+        carafe.H = H; carafe.W = W; carafe.wv = wv; carafe.sw = sw; carafe.strips = strips; carafe.rows = rows; carafe.cStride = cStride;
         carafe.pairs = pairs; carafe.pairK = pairK; carafe.outPlane = outPlane; carafe.inPlane = inPlane;
         carafe.bandPairs = bandPairs; carafe.bands = bands; carafe.blocks = blocks; carafe.selfScale = selfScale;
         carafe.carafeScale = carafeScale; carafe.wholeVectors = wholeVectors;
-        par.run(B * bands * blocks, carafe);
+        par.run(B * bands * strips * blocks, carafe);
     }
 
     private static final ThreadLocal<CarafeTask> CARAFE = ThreadLocal.withInitial(CarafeTask::new);
@@ -844,7 +860,7 @@ final class VectorKernels {
     /** {@link #carafe}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
     private static final class CarafeTask extends Parallel.Task {
         float[] x, packed, self, out, addend, sum;
-        int C, h, w, k, s, r, H, W, wv, dw, rows, cStride, pairs, pairK, outPlane, inPlane, bandPairs, bands, blocks;
+        int C, h, w, k, s, r, H, W, wv, sw, strips, rows, cStride, pairs, pairK, outPlane, inPlane, bandPairs, bands, blocks;
         float selfScale, carafeScale;
         boolean wholeVectors;
 
@@ -853,9 +869,9 @@ final class VectorKernels {
             float[] x = this.x, packed = this.packed, self = this.self, out = this.out, addend = this.addend;
             float[] sum = this.sum;
             int C = this.C, h = this.h, w = this.w, k = this.k, s = this.s, r = this.r, H = this.H, W = this.W;
-            int wv = this.wv, dw = this.dw, rows = this.rows, cStride = this.cStride, pairs = this.pairs;
+            int wv = this.wv, sw = this.sw, strips = this.strips, rows = this.rows, cStride = this.cStride, pairs = this.pairs;
             int pairK = this.pairK, outPlane = this.outPlane, inPlane = this.inPlane, bandPairs = this.bandPairs;
-            int bands = this.bands, blocks = this.blocks;
+            int bands = this.bands, blocks = this.blocks, taps = k * k;
             float selfScale = this.selfScale, carafeScale = this.carafeScale;
             boolean wholeVectors = this.wholeVectors;
             float[] ring = SOURCE_ROWS.get(4 * cStride + 2 * L);
@@ -868,41 +884,44 @@ final class VectorKernels {
             // finish rows into rowsOut.
             boolean selfFromRing = self == x && s == 1 && k == 3;
             boolean finishInTile = wholeVectors && (out != null || self == null || selfFromRing);
-            // The pads of every ring row stay zero for this call's geometry: rows only ever get their values copied in.
+            // The pads of a one-strip image stay zero for this call's geometry: rows only ever get their values copied in.
             java.util.Arrays.fill(ring, 0, 4 * cStride + 2 * L, 0f);
             for (int item = from; item < to; item++) {
-                int b = item / (bands * blocks), band = (item / blocks) % bands, c = (item % blocks) * 4;
+                // (batch, band, strip, channel block), the block fastest: a band's kernel stays hot for all its blocks
+                int b = item / (bands * strips * blocks), band = (item / (strips * blocks)) % bands;
+                int x0 = (item / blocks) % strips * sw, c = (item % blocks) * 4;
+                int width = Math.min(sw, W - x0), wvs = vectorWidth(width);   // the strip's columns, whole vectors
                 int nc = Math.min(4, C - c), p0 = band * bandPairs, p1 = Math.min(pairs, p0 + bandPairs);
                 int next = Integer.MIN_VALUE;   // the first source row not yet in the ring
                 for (int p = p0; p < p1; p++) {
                     int y0 = 2 * p, sy0 = (s == 2 ? p : y0) - r;
-                    next = advanceRing(x, (b * C + c) * inPlane, inPlane, h, w, s, k, nc, sy0, next, ring, cStride);
-                    int first = Math.floorMod(sy0, rows), kb = (b * pairs + p) * pairK;
+                    next = advanceRing(x, (b * C + c) * inPlane, inPlane, h, w, s, k, nc, sy0, next, ring, cStride, x0, wvs, strips > 1);
+                    int first = Math.floorMod(sy0, rows), kb = (b * pairs + p) * pairK + x0 / L * taps * 2 * L;
                     boolean direct = nc == 4 && finishInTile && y0 + 1 < H;
                     float[] dst = !direct ? res : out != null ? out : rowsOut, tileSelf = direct ? self : null;
-                    int d0 = direct && out != null ? (b * C + c) * outPlane + y0 * W : 0;
-                    int rs = direct && out != null ? W : wv, cs = direct && out != null ? outPlane : 2 * wv;
+                    int d0 = direct && out != null ? (b * C + c) * outPlane + y0 * W + x0 : 0;
+                    int rs = direct && out != null ? W : wvs, cs = direct && out != null ? outPlane : 2 * wvs;
                     if (nc == 4 && s == 2 && k == 5) {
-                        carafeS2Tile4K5(ring, cStride, dw, rows, first, packed, kb, wv, dst, d0, rs, cs, tileSelf, selfScale, carafeScale);
+                        carafeS2Tile4K5(ring, rows, first, packed, kb, wvs, dst, d0, rs, cs, tileSelf, selfScale, carafeScale);
                     } else if (nc == 4 && s == 2) {
-                        carafeS2Tile4(ring, cStride, dw, rows, first, k, packed, kb, wv, dst, d0, rs, cs, tileSelf, selfScale, carafeScale);
+                        carafeS2Tile4(ring, cStride, RING_ROW, rows, first, k, packed, kb, wvs, dst, d0, rs, cs, tileSelf, selfScale, carafeScale);
                     } else if (nc == 4 && k == 3) {
-                        carafeS1Tile4K3(ring, cStride, dw, rows, first, packed, kb, wv, dst, d0, rs, cs, tileSelf, selfFromRing, selfScale, carafeScale);
+                        carafeS1Tile4K3(ring, cStride, RING_ROW, rows, first, packed, kb, wvs, dst, d0, rs, cs, tileSelf, selfFromRing, selfScale, carafeScale);
                     } else if (nc == 4) {
-                        carafeS1Tile4(ring, cStride, dw, rows, first, k, packed, kb, wv, dst, d0, rs, cs, tileSelf, selfScale, carafeScale);
+                        carafeS1Tile4(ring, cStride, RING_ROW, rows, first, k, packed, kb, wvs, dst, d0, rs, cs, tileSelf, selfScale, carafeScale);
                     } else {
-                        for (int cc = 0; cc < nc; cc++) carafeTile1(ring, cc * cStride, dw, rows, first, k, s, packed, kb, wv, res, 2 * cc * wv);
+                        for (int cc = 0; cc < nc; cc++) carafeTile1(ring, cc * cStride, RING_ROW, rows, first, k, s, packed, kb, wvs, res, 2 * cc * wvs);
                     }
                     for (int cc = 0; cc < nc; cc++) {
                         for (int i = 0; i < 2 && y0 + i < H; i++) {
-                            int o = (b * C + c + cc) * outPlane + (y0 + i) * W, ro = (2 * cc + i) * wv;
+                            int o = (b * C + c + cc) * outPlane + (y0 + i) * W + x0, ro = (2 * cc + i) * wvs;
                             if (out == null) {
-                                if (!direct) combineRow(res, ro, self, o, selfScale, carafeScale, rowsOut, ro, W);
-                                addRow(rowsOut, ro, addend, o, sum, o, W);
+                                if (!direct) combineRow(res, ro, self, o, selfScale, carafeScale, rowsOut, ro, width);
+                                addRow(rowsOut, ro, addend, o, sum, o, width);
                                 continue;
                             }
-                            if (!direct) combineRow(res, ro, self, o, selfScale, carafeScale, out, o, W);
-                            if (sum != null) addRow(out, o, addend, o, sum, o, W);     // while the row is in L1
+                            if (!direct) combineRow(res, ro, self, o, selfScale, carafeScale, out, o, width);
+                            if (sum != null) addRow(out, o, addend, o, sum, o, width);     // while the row is in L1
                         }
                     }
                 }
@@ -940,7 +959,7 @@ final class VectorKernels {
                             float hrSelfScale, float[] lrOut, float[] hrOut, float[] sum) {
         if (!carafeFinalFits(C, w, 5, 3)) throw new IllegalArgumentException("carafeFinal: C % 4 and 2 w % " + L + " must be 0");
         int H = 2 * h, W = 2 * w, wv = W, pairs = h, outPlane = H * W, lrPlane = h * w;
-        int dwL = ringRow(wv, 2, 5), cStrideL = ringRows(2, 5) * dwL, dwH = ringRow(wv, 1, 3), cStrideH = ringRows(1, 3) * dwH;
+        int sw = Math.min(stripWidth(2, 5), stripWidth(1, 3)), strips = (W + sw - 1) / sw;
         int pairKL = 25 * 2 * wv, pairKH = 9 * 2 * wv;
         int bandPairs = Math.max(1, Math.min(pairs, KERNEL_BAND_BYTES / (4 * (pairKL + pairKH)))), bands = (pairs + bandPairs - 1) / bandPairs;
         int blocks = C / 4;
@@ -949,10 +968,10 @@ final class VectorKernels {
         carafeFinal.lrOut = lrOut; carafeFinal.hrOut = hrOut; carafeFinal.sum = sum; carafeFinal.C = C;
         carafeFinal.h = h; carafeFinal.w = w; carafeFinal.H = H; carafeFinal.W = W; carafeFinal.wv = wv;
         carafeFinal.pairs = pairs; carafeFinal.outPlane = outPlane; carafeFinal.lrPlane = lrPlane;
-        carafeFinal.dwL = dwL; carafeFinal.cStrideL = cStrideL; carafeFinal.dwH = dwH; carafeFinal.cStrideH = cStrideH;
+        carafeFinal.sw = sw; carafeFinal.strips = strips;
         carafeFinal.pairKL = pairKL; carafeFinal.pairKH = pairKH; carafeFinal.bandPairs = bandPairs;
         carafeFinal.bands = bands; carafeFinal.blocks = blocks; carafeFinal.hrSelfScale = hrSelfScale;
-        par.run(B * bands * blocks, carafeFinal);
+        par.run(B * bands * strips * blocks, carafeFinal);
     }
 
     private static final ThreadLocal<CarafeFinalTask> CARAFE_FINAL = ThreadLocal.withInitial(CarafeFinalTask::new);
@@ -960,7 +979,7 @@ final class VectorKernels {
     /** {@link #carafeFinal}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
     private static final class CarafeFinalTask extends Parallel.Task {
         float[] xl, xh, kpL, kpH, lrOut, hrOut, sum;
-        int C, h, w, H, W, wv, pairs, outPlane, lrPlane, dwL, cStrideL, dwH, cStrideH, pairKL, pairKH, bandPairs, bands, blocks;
+        int C, h, w, H, W, wv, pairs, outPlane, lrPlane, sw, strips, pairKL, pairKH, bandPairs, bands, blocks;
         float hrSelfScale;
 
         @Override
@@ -968,31 +987,33 @@ final class VectorKernels {
             float[] xl = this.xl, xh = this.xh, kpL = this.kpL, kpH = this.kpH, lrOut = this.lrOut, hrOut = this.hrOut;
             float[] sum = this.sum;
             int C = this.C, h = this.h, w = this.w, H = this.H, W = this.W, wv = this.wv, pairs = this.pairs;
-            int outPlane = this.outPlane, lrPlane = this.lrPlane, dwL = this.dwL, cStrideL = this.cStrideL;
-            int dwH = this.dwH, cStrideH = this.cStrideH, pairKL = this.pairKL, pairKH = this.pairKH;
+            int outPlane = this.outPlane, lrPlane = this.lrPlane, sw = this.sw, strips = this.strips;
+            int pairKL = this.pairKL, pairKH = this.pairKH;
             int bandPairs = this.bandPairs, bands = this.bands, blocks = this.blocks;
             float hrSelfScale = this.hrSelfScale;
-            float[] ringL = SOURCE_ROWS.get(4 * cStrideL + 2 * L), ringH = SOURCE_ROWS_HR.get(4 * cStrideH + 2 * L);
+            float[] ringL = SOURCE_ROWS.get(4 * RING_K5S2 + 2 * L), ringH = SOURCE_ROWS_HR.get(4 * RING_K3S1 + 2 * L);
             // an output nobody asked for (a level's hr_out or lr_out when only the sum is wanted) is made in L1 rows
             float[] rowsL = lrOut == null ? FINISHED_ROWS_LR.get(8 * W) : lrOut, rowsH = hrOut == null ? FINISHED_ROWS.get(8 * W) : hrOut;
             int csL = lrOut == null ? 2 * W : outPlane, csH = hrOut == null ? 2 * W : outPlane;   // rows W apart either way
-            java.util.Arrays.fill(ringL, 0, 4 * cStrideL + 2 * L, 0f);
-            java.util.Arrays.fill(ringH, 0, 4 * cStrideH + 2 * L, 0f);
+            java.util.Arrays.fill(ringL, 0, 4 * RING_K5S2 + 2 * L, 0f);
+            java.util.Arrays.fill(ringH, 0, 4 * RING_K3S1 + 2 * L, 0f);
             for (int item = from; item < to; item++) {
-                int b = item / (bands * blocks), band = (item / blocks) % bands, c = (item % blocks) * 4;
+                int b = item / (bands * strips * blocks), band = (item / (strips * blocks)) % bands;
+                int x0 = (item / blocks) % strips * sw, c = (item % blocks) * 4, width = Math.min(sw, W - x0);
                 int p0 = band * bandPairs, p1 = Math.min(pairs, p0 + bandPairs);
                 int nextL = Integer.MIN_VALUE, nextH = Integer.MIN_VALUE;   // the first source rows not yet in the rings
                 for (int p = p0; p < p1; p++) {
                     int y0 = 2 * p, syL = p - 2, syH = y0 - 1;
-                    nextL = advanceRing(xl, (b * C + c) * lrPlane, lrPlane, h, w, 2, 5, 4, syL, nextL, ringL, cStrideL);
-                    nextH = advanceRing(xh, (b * C + c) * outPlane, outPlane, H, W, 1, 3, 4, syH, nextH, ringH, cStrideH);
-                    int d0 = (b * C + c) * outPlane + y0 * W, dL = lrOut == null ? 0 : d0, dH = hrOut == null ? 0 : d0;
-                    carafeS2Tile4K5(ringL, cStrideL, dwL, 5, Math.floorMod(syL, 5), kpL, (b * pairs + p) * pairKL, wv, rowsL, dL, W, csL, null, 0f, 1f);
-                    carafeS1Tile4K3(ringH, cStrideH, dwH, 4, Math.floorMod(syH, 4), kpH, (b * pairs + p) * pairKH, wv, rowsH, dH, W, csH, xh, true, hrSelfScale, -1f);
+                    nextL = advanceRing(xl, (b * C + c) * lrPlane, lrPlane, h, w, 2, 5, 4, syL, nextL, ringL, RING_K5S2, x0, width, strips > 1);
+                    nextH = advanceRing(xh, (b * C + c) * outPlane, outPlane, H, W, 1, 3, 4, syH, nextH, ringH, RING_K3S1, x0, width, strips > 1);
+                    int d0 = (b * C + c) * outPlane + y0 * W + x0, dL = lrOut == null ? x0 : d0, dH = hrOut == null ? x0 : d0;
+                    int kL = (b * pairs + p) * pairKL + x0 / L * 25 * 2 * L, kH = (b * pairs + p) * pairKH + x0 / L * 9 * 2 * L;
+                    carafeS2Tile4K5(ringL, 5, Math.floorMod(syL, 5), kpL, kL, width, rowsL, dL, W, csL, null, 0f, 1f);
+                    carafeS1Tile4K3(ringH, RING_K3S1, RING_ROW, 4, Math.floorMod(syH, 4), kpH, kH, width, rowsH, dH, W, csH, xh, true, hrSelfScale, -1f);
                     if (sum != null) {
                         for (int cc = 0; cc < 4; cc++) {
                             for (int i = 0; i < 2; i++) {
-                                addRow(rowsH, dH + cc * csH + i * W, rowsL, dL + cc * csL + i * W, sum, d0 + cc * outPlane + i * W, W);
+                                addRow(rowsH, dH + cc * csH + i * W, rowsL, dL + cc * csL + i * W, sum, d0 + cc * outPlane + i * W, width);
                             }
                         }
                     }
@@ -1012,49 +1033,56 @@ final class VectorKernels {
         }
     }
 
-    /** Floats per ring row of a reassembly with scale s and kernel k: s r zero pads each side of the (spread) row. */
-    private static int ringRow(int wv, int s, int k) { return wv + s * (k - 1); }
-
     /** Source rows a pair of output rows reads (the ring's rows per channel): k for s = 2, k + 1 for s = 1. */
     private static int ringRows(int s, int k) { return s == 2 ? k : k + 1; }
 
     /**
      * Brings the ring of nc channels (planes of x from plane0, inPlane apart) up to date for a pair whose source rows
-     * are sy0 .. sy0 + rows - 1: copies in those from max(sy0, next) on (the others are still there from the previous
-     * pair) and returns the first source row not yet in the ring.
+     * are sy0 .. sy0 + rows - 1, for the strip of output columns x0 .. x0 + width - 1: copies in those from
+     * max(sy0, next) on (the others are still there from the previous pair) and returns the first source row not yet
+     * in the ring.
      */
     private static int advanceRing(float[] x, int plane0, int inPlane, int h, int w, int s, int k, int nc, int sy0, int next,
-                                   float[] ring, int cStride) {
-        int rows = ringRows(s, k), dw = ringRow(vectorWidth(w * s), s, k), r = (k - 1) / 2;
+                                   float[] ring, int cStride, int x0, int width, boolean strips) {
+        int rows = ringRows(s, k), r = (k - 1) / 2;
         for (int sy = Math.max(sy0, next); sy < sy0 + rows; sy++) {
-            int slot = Math.floorMod(sy, rows) * dw;
-            for (int cc = 0; cc < nc; cc++) loadSourceRow(x, plane0 + cc * inPlane, h, w, s, r, sy, ring, cc * cStride + slot);
+            int slot = Math.floorMod(sy, rows) * RING_ROW;
+            for (int cc = 0; cc < nc; cc++) loadSourceRow(x, plane0 + cc * inPlane, h, w, s, r, sy, ring, cc * cStride + slot, x0, width, strips);
         }
         return sy0 + rows;
     }
 
     /**
-     * Copies source row sy of one channel plane into the ring row at dOff, after its s r zero pad floats, every value
-     * repeated s times; a row outside the image becomes zeros (its taps are dropped).
+     * Fills the ring row at dOff for output columns x0 .. x0 + width - 1 (x0 a multiple of s) from source row sy of one
+     * channel plane: ring float i holds source column x0 / s - r + i / s (every value repeated s times), zero where that
+     * column or the row lies outside the image (its taps are dropped). The zeros left and right of the image are
+     * written only when the image has several strips (strips): with one, the ring is zeroed once per call and its pads
+     * never get values (two small fills per row would cost ~20 % of an s = 1 reassembly: it copies ~16 K rows at W2).
      */
-    private static void loadSourceRow(float[] x, int plane, int h, int w, int s, int r, int sy, float[] d, int dOff) {
-        int dst = dOff + s * r;
+    private static void loadSourceRow(float[] x, int plane, int h, int w, int s, int r, int sy, float[] d, int dOff, int x0, int width,
+                                      boolean strips) {
+        int c0 = x0 / s - r, c1 = c0 + width / s + 2 * r;      // the row's source columns [c0, c1)
+        int a = Math.max(c0, 0), e = Math.min(c1, w);
         if (sy < 0 || sy >= h) {
-            java.util.Arrays.fill(d, dst, dst + s * w, 0f);
+            java.util.Arrays.fill(d, dOff, dOff + s * (c1 - c0), 0f);
             return;
         }
-        int src = plane + sy * w;
+        if (strips) {
+            java.util.Arrays.fill(d, dOff, dOff + s * (a - c0), 0f);                       // left of the image
+            java.util.Arrays.fill(d, dOff + s * (e - c0), dOff + s * (c1 - c0), 0f);       // right of it
+        }
+        int src = plane + sy * w + a, dst = dOff + s * (a - c0), n = e - a;
         if (s == 1) {
-            System.arraycopy(x, src, d, dst, w);
+            System.arraycopy(x, src, d, dst, n);
             return;
         }
         int X = 0;
-        for (; X + L <= w; X += L) {
+        for (; X + L <= n; X += L) {
             FloatVector v = FloatVector.fromArray(S, x, src + X);
             v.rearrange(DUP_LO).intoArray(d, dst + 2 * X);
             v.rearrange(DUP_HI).intoArray(d, dst + 2 * X + L);
         }
-        for (; X < w; X++) {
+        for (; X < n; X++) {
             float v = x[src + X];
             d[dst + 2 * X] = v;
             d[dst + 2 * X + 1] = v;
@@ -1123,12 +1151,13 @@ final class VectorKernels {
      * loads hoisted and spilled). The five tap rows are written out because a helper taking the accumulators would box
      * them.
      */
-    private static void carafeS2Tile4K5(float[] d, int cStride, int dw, int rows, int first, float[] kr, int kb, int wv, float[] res, int d0, int rs, int cs,
+    private static void carafeS2Tile4K5(float[] d, int rows, int first, float[] kr, int kb, int wv, float[] res, int d0, int rs, int cs,
                                         float[] self, float selfScale, float carafeScale) {
         final int tapRow = 5 * 2 * L;                  // kernel floats per tap row (5 taps, 2 output rows each)
+        final int cStride = RING_K5S2, c2 = 2 * RING_K5S2, c3 = 3 * RING_K5S2;
         int s1 = first + 1 == rows ? 0 : first + 1, s2 = s1 + 1 == rows ? 0 : s1 + 1;
         int s3 = s2 + 1 == rows ? 0 : s2 + 1, s4 = s3 + 1 == rows ? 0 : s3 + 1;
-        int r0 = first * dw, r1 = s1 * dw, r2 = s2 * dw, r3 = s3 * dw, r4 = s4 * dw, c2 = 2 * cStride, c3 = 3 * cStride;
+        int r0 = first * RING_ROW, r1 = s1 * RING_ROW, r2 = s2 * RING_ROW, r3 = s3 * RING_ROW, r4 = s4 * RING_ROW;
         for (int X = 0, kv = kb; X < wv; X += L, kv += 5 * tapRow) {
             FloatVector a00 = FloatVector.zero(S), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
             for (int kx = 0; kx < 5; kx++) {

@@ -81,11 +81,13 @@ class CpuKernelsTest {
     void carafeMatchesTheDefinitionOnOddShapesChannelTailsAndBothScales() {
         java.util.Random rnd = new java.util.Random(11);
         // (C, h, w, k, s): channel counts off the 4-block, widths off and on the vector length (whole-vector rows are
-        // finished inside the tiles, the rest by a second pass), odd heights (s = 1 pairs rows).
+        // finished inside the tiles, the rest by a second pass), odd heights (s = 1 pairs rows), and outputs wider than
+        // one column strip (128 output columns for k = 3 and 5, 120 for k = 7 with s = 2): whole and partial last strips.
         int[][] cases = {{5, 3, 7, 3, 1}, {9, 7, 13, 5, 1}, {4, 1, 1, 3, 1}, {8, 6, 19, 1, 1}, {3, 2, 9, 7, 1},
                 {6, 5, 7, 5, 2}, {25, 4, 11, 5, 2}, {4, 1, 1, 3, 2}, {13, 3, 17, 7, 2}, {1, 9, 2, 3, 2},
                 {8, 3, 5, 5, 2}, {9, 2, 9, 5, 2}, {11, 3, 6, 5, 2}, {16, 2, 12, 5, 2}, {8, 5, 16, 3, 1}, {5, 4, 8, 5, 1},
-                {6, 3, 8, 3, 2}};
+                {6, 3, 8, 3, 2}, {8, 4, 136, 3, 1}, {5, 3, 150, 3, 1}, {4, 2, 264, 3, 1}, {3, 5, 130, 1, 1},
+                {4, 2, 72, 5, 2}, {8, 3, 70, 5, 2}, {6, 3, 75, 7, 2}, {7, 2, 129, 5, 1}};
         for (int[] cs : cases) {
             int C = cs[0], h = cs[1], w = cs[2], k = cs[3], s = cs[4], H = h * s, W = w * s;
             float[] x = new float[C * h * w], K = new float[k * k * H * W], self = new float[C * H * W];
@@ -455,9 +457,10 @@ class CpuKernelsTest {
     @Test
     void finalReassemblyInOnePassEqualsTheTwoReassembliesAndTheSum() {
         // lr_out = CARAFE(X_l, K_l, 5, s=2), hr_out = 2 X_h - CARAFE(X_h, K_h, 3, s=1) and the fpn-add sum in one
-        // pass must give exactly what the separate passes give (same tiles; bands of several pairs, batch 2)
+        // pass must give exactly what the separate passes give (same tiles; bands of several pairs, batch 2, outputs of
+        // more than one column strip)
         java.util.Random rnd = new java.util.Random(31);
-        for (int[] cs : new int[][] {{2, 8, 4, 8}, {1, 4, 12, 4}, {1, 12, 8, 16}}) {
+        for (int[] cs : new int[][] {{2, 8, 4, 8}, {1, 4, 12, 4}, {1, 12, 8, 16}, {1, 8, 3, 72}, {2, 4, 2, 132}}) {
             int B = cs[0], C = cs[1], h = cs[2], w = cs[3], H = 2 * h, W = 2 * w, n = H * W;
             assertTrue(CpuKernels.carafeFinalFits(C, w, 5, 3));
             float[] xl = new float[B * C * h * w], xh = new float[B * C * n], Kl = new float[B * 25 * n], Kh = new float[B * 9 * n];
