@@ -642,7 +642,7 @@ final class VectorKernels {
 
     /** q_t = exp(z_t - max) hw_t / sum_u exp(z_u - max) hw_u, vectorised over 8 pixels at a time. */
     static void normalise(Parallel par, float[] z, int B, int taps, int n, float[] hamming, float[] out) {
-        int block = 512, blocks = (n + block - 1) / block;
+        int block = 256, blocks = (n + block - 1) / block;
         NormaliseTask normalise = NORMALISE.get();
         normalise.z = z; normalise.hamming = hamming; normalise.out = out; normalise.taps = taps; normalise.n = n;
         normalise.block = block; normalise.blocks = blocks;
@@ -660,14 +660,17 @@ final class VectorKernels {
         public void run(int from, int to) {
             float[] z = this.z, hamming = this.hamming, out = this.out;
             int taps = this.taps, n = this.n, block = this.block, blocks = this.blocks;
-            float[] kbuf = KERNEL_VECTOR.get(taps * block);
+            // the pair-packed layout's geometry (a vector of pixels' taps 2 L apart), half of it used: the one
+            // normaliseInPlace reads
+            float[] kbuf = KERNEL_VECTOR.get(2 * taps * block);
+            int vStride = 2 * L * taps;
             for (int item = from; item < to; item++) {
                 int b = item / blocks, p0 = (item % blocks) * block, len = Math.min(n, p0 + block) - p0;
                 int base = b * taps * n + p0, width = vectorWidth(len);
                 // copied out first, so out may alias z; the padding lanes are zero, normalised, never copied back
-                for (int t = 0; t < taps; t++) rowToPacked(z, base + t * n, kbuf, t * width, L, len);
-                normaliseInPlace(kbuf, 0, width, taps, hamming, width, L);
-                for (int t = 0; t < taps; t++) rowFromPacked(kbuf, t * width, L, out, base + t * n, len);
+                for (int t = 0; t < taps; t++) rowToPacked(z, base + t * n, kbuf, 2 * t * L, vStride, len);
+                normaliseInPlace(kbuf, 0, taps, hamming, width, vStride);
+                for (int t = 0; t < taps; t++) rowFromPacked(kbuf, 2 * t * L, vStride, out, base + t * n, len);
             }
         }
 
@@ -786,7 +789,7 @@ final class VectorKernels {
                     int Y = Math.min(2 * p + i, H - 1), zb = b * taps * plane + Y * W, pb = item * pairK + i * L;
                     // the logits rows are copied into their packed vectors (padding lanes zeroed) and normalised in place
                     for (int t = 0; t < taps; t++) rowToPacked(z, zb + t * plane, packed, pb + 2 * t * L, vStride, W);
-                    normaliseInPlace(packed, pb, 2 * L, taps, hamming, wv, vStride);
+                    normaliseInPlace(packed, pb, taps, hamming, wv, vStride);
                     if (out != null && 2 * p + i < H) {
                         for (int t = 0; t < taps; t++) rowFromPacked(packed, pb + 2 * t * L, vStride, out, zb + t * plane, W);
                     }
@@ -1431,11 +1434,14 @@ final class VectorKernels {
 
     /**
      * The kernel normaliser (softmax x Hamming window, renormalised) of taps rows of logits in place: tap t of the
-     * pixels X .. X + L - 1 at buf[off + (X / L) vStride + t tapStride], X < width (a multiple of L). Whole vectors only, no masks and no calls: this is
-     * the one method a C2 compile must keep fully intrinsic (a masked, called variant was once left running as
-     * interpreted-grade code for a whole process, 4.6 MB allocated per forward).
+     * pixels X .. X + L - 1 at buf[off + (X / L) vStride + 2 L t], X < width (a multiple of L): the pair-packed layout.
+     * Whole vectors only, no masks and no calls: this is the one method a C2 compile must keep fully intrinsic (a
+     * masked, called variant was once left running as interpreted-grade code for a whole process, 4.6 MB allocated per
+     * forward). The taps' stride is a constant and each tap loop's index the loop counter times it, so that C2 takes
+     * the bounds checks out of the tap loops (with a stride passed in, each tap kept its checks).
      */
-    private static void normaliseInPlace(float[] buf, int off, int tapStride, int taps, float[] hamming, int width, int vStride) {
+    private static void normaliseInPlace(float[] buf, int off, int taps, float[] hamming, int width, int vStride) {
+        final int tapStride = 2 * L;
         boolean window = hamming.length > 1;
         FloatVector ln2Hi = FloatVector.broadcast(S, -EXP_LN2_HI), p2 = FloatVector.broadcast(S, EXP_P2);
         FloatVector p3 = FloatVector.broadcast(S, EXP_P3), p4 = FloatVector.broadcast(S, EXP_P4), p5 = FloatVector.broadcast(S, EXP_P5);
@@ -1445,12 +1451,13 @@ final class VectorKernels {
             // included: a NaN logit still makes its pixel's sum, so every tap, NaN, and a maximum of -0 instead of +0
             // changes no x - mx that exp can tell apart
             FloatVector mx = FloatVector.fromArray(S, buf, o0);
-            for (int t = 1, o = o0 + tapStride; t < taps; t++, o += tapStride) {
-                FloatVector v = FloatVector.fromArray(S, buf, o);
+            for (int t = 1; t < taps; t++) {
+                FloatVector v = FloatVector.fromArray(S, buf, o0 + t * tapStride);
                 mx = mx.blend(v, v.compare(VectorOperators.GT, mx));
             }
             FloatVector sum = FloatVector.zero(S);
-            for (int t = 0, o = o0; t < taps; t++, o += tapStride) {
+            for (int t = 0; t < taps; t++) {
+                int o = o0 + t * tapStride;
                 FloatVector x = FloatVector.fromArray(S, buf, o).sub(mx);
                 // exp(x), x <= 0, from exactly rounded operations only (see EXP_* above)
                 x = x.blend(EXP_MIN, x.compare(VectorOperators.LT, EXP_MIN));
@@ -1469,7 +1476,10 @@ final class VectorKernels {
                 sum = sum.add(e);
             }
             FloatVector inv = FloatVector.broadcast(S, 1f).div(sum);
-            for (int t = 0, o = o0; t < taps; t++, o += tapStride) FloatVector.fromArray(S, buf, o).mul(inv).intoArray(buf, o);
+            for (int t = 0; t < taps; t++) {
+                int o = o0 + t * tapStride;
+                FloatVector.fromArray(S, buf, o).mul(inv).intoArray(buf, o);
+            }
         }
     }
 

@@ -490,7 +490,7 @@ class CpuKernelsTest {
     @Test
     void packedNormalisationEqualsNormaliseThenPack() {
         java.util.Random rnd = new java.util.Random(3);
-        int k = 5, H = 9, W = 14, taps = k * k;
+        int k = 5, H = 19, W = 30, taps = k * k;     // 570 pixels: the unpacked normaliser's blocks of 256, one partial
         float[] z = new float[taps * H * W], hw = new float[taps];
         for (int i = 0; i < z.length; i++) z[i] = (float) rnd.nextGaussian();
         double[] a = FreqFusionWeights.hamming(k);
