@@ -821,8 +821,11 @@ final class VectorKernels {
     /** Channel strides of the rings of the two default tiles: 5 rows (k = 5, s = 2) and 4 rows (k = 3, s = 1). */
     private static final int RING_K5S2 = 5 * RING_ROW, RING_K3S1 = 4 * RING_ROW;
 
-    /** Output columns per strip: whole vectors whose ring row, with its s (k - 1) pad floats, fits {@link #RING_ROW}. */
-    private static int stripWidth(int s, int k) { return (RING_ROW - s * (k - 1)) / L * L; }
+    /** Floats per ring row: {@link #RING_ROW}, or more for a kernel so wide that not one vector of columns would fit. */
+    private static int ringRow(int s, int k) { return Math.max(RING_ROW, L + s * (k - 1)); }
+
+    /** Output columns per strip: whole vectors whose ring row, with its s (k - 1) pad floats, fits {@link #ringRow}. */
+    private static int stripWidth(int s, int k) { return (ringRow(s, k) - s * (k - 1)) / L * L; }
 
     /**
      * out = selfScale * self + carafeScale * CARAFE(x, K, k, s) for s in {1, 2} (see {@link CpuKernels#carafe}); K
@@ -840,7 +843,7 @@ final class VectorKernels {
                        float[] self, float selfScale, float carafeScale, float[] out, float[] addend, float[] sum) {
         if (s != 1 && s != 2) throw new IllegalArgumentException("CARAFE scale must be 1 or 2, got " + s);
         int H = h * s, W = w * s, r = (k - 1) / 2, taps = k * k, wv = vectorWidth(W);
-        int rows = ringRows(s, k), cStride = rows * RING_ROW, sw = stripWidth(s, k), strips = (W + sw - 1) / sw;
+        int dw = ringRow(s, k), rows = ringRows(s, k), cStride = rows * dw, sw = stripWidth(s, k), strips = (W + sw - 1) / sw;
         int pairs = (H + 1) / 2, pairK = taps * 2 * wv, outPlane = H * W, inPlane = h * w;
         int bandPairs = Math.max(1, Math.min(pairs, KERNEL_BAND_BYTES / (4 * pairK))), bands = (pairs + bandPairs - 1) / bandPairs;
         int blocks = (C + 3) / 4;
@@ -851,7 +854,8 @@ final class VectorKernels {
         CarafeTask carafe = CARAFE.get();
         carafe.x = x; carafe.packed = packed; carafe.self = self; carafe.out = out; carafe.addend = addend;
         carafe.sum = sum; carafe.C = C; carafe.h = h; carafe.w = w; carafe.k = k; carafe.s = s; carafe.r = r;
-        carafe.H = H; carafe.W = W; carafe.wv = wv; carafe.sw = sw; carafe.strips = strips; carafe.rows = rows; carafe.cStride = cStride;
+        carafe.H = H; carafe.W = W; carafe.wv = wv; carafe.dw = dw; carafe.sw = sw; carafe.strips = strips; carafe.rows = rows;
+        carafe.cStride = cStride;
         carafe.pairs = pairs; carafe.pairK = pairK; carafe.outPlane = outPlane; carafe.inPlane = inPlane;
         carafe.bandPairs = bandPairs; carafe.bands = bands; carafe.blocks = blocks; carafe.selfScale = selfScale;
         carafe.carafeScale = carafeScale; carafe.wholeVectors = wholeVectors;
@@ -863,7 +867,7 @@ final class VectorKernels {
     /** {@link #carafe}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
     private static final class CarafeTask extends Parallel.Task {
         float[] x, packed, self, out, addend, sum;
-        int C, h, w, k, s, r, H, W, wv, sw, strips, rows, cStride, pairs, pairK, outPlane, inPlane, bandPairs, bands, blocks;
+        int C, h, w, k, s, r, H, W, wv, dw, sw, strips, rows, cStride, pairs, pairK, outPlane, inPlane, bandPairs, bands, blocks;
         float selfScale, carafeScale;
         boolean wholeVectors;
 
@@ -872,7 +876,8 @@ final class VectorKernels {
             float[] x = this.x, packed = this.packed, self = this.self, out = this.out, addend = this.addend;
             float[] sum = this.sum;
             int C = this.C, h = this.h, w = this.w, k = this.k, s = this.s, r = this.r, H = this.H, W = this.W;
-            int wv = this.wv, sw = this.sw, strips = this.strips, rows = this.rows, cStride = this.cStride, pairs = this.pairs;
+            int wv = this.wv, dw = this.dw, sw = this.sw, strips = this.strips, rows = this.rows, cStride = this.cStride;
+            int pairs = this.pairs;
             int pairK = this.pairK, outPlane = this.outPlane, inPlane = this.inPlane, bandPairs = this.bandPairs;
             int bands = this.bands, blocks = this.blocks, taps = k * k;
             float selfScale = this.selfScale, carafeScale = this.carafeScale;
@@ -898,7 +903,7 @@ final class VectorKernels {
                 int next = Integer.MIN_VALUE;   // the first source row not yet in the ring
                 for (int p = p0; p < p1; p++) {
                     int y0 = 2 * p, sy0 = (s == 2 ? p : y0) - r;
-                    next = advanceRing(x, (b * C + c) * inPlane, inPlane, h, w, s, k, nc, sy0, next, ring, cStride, x0, wvs, strips > 1);
+                    next = advanceRing(x, (b * C + c) * inPlane, inPlane, h, w, s, k, nc, sy0, next, ring, dw, cStride, x0, wvs, strips > 1);
                     int first = Math.floorMod(sy0, rows), kb = (b * pairs + p) * pairK + x0 / L * taps * 2 * L;
                     boolean direct = nc == 4 && finishInTile && y0 + 1 < H;
                     float[] dst = !direct ? res : out != null ? out : rowsOut, tileSelf = direct ? self : null;
@@ -907,13 +912,13 @@ final class VectorKernels {
                     if (nc == 4 && s == 2 && k == 5) {
                         carafeS2Tile4K5(ring, rows, first, packed, kb, wvs, dst, d0, rs, cs, tileSelf, selfScale, carafeScale);
                     } else if (nc == 4 && s == 2) {
-                        carafeS2Tile4(ring, cStride, RING_ROW, rows, first, k, packed, kb, wvs, dst, d0, rs, cs, tileSelf, selfScale, carafeScale);
+                        carafeS2Tile4(ring, cStride, dw, rows, first, k, packed, kb, wvs, dst, d0, rs, cs, tileSelf, selfScale, carafeScale);
                     } else if (nc == 4 && k == 3) {
-                        carafeS1Tile4K3(ring, cStride, RING_ROW, rows, first, packed, kb, wvs, dst, d0, rs, cs, tileSelf, selfFromRing, selfScale, carafeScale);
+                        carafeS1Tile4K3(ring, cStride, dw, rows, first, packed, kb, wvs, dst, d0, rs, cs, tileSelf, selfFromRing, selfScale, carafeScale);
                     } else if (nc == 4) {
-                        carafeS1Tile4(ring, cStride, RING_ROW, rows, first, k, packed, kb, wvs, dst, d0, rs, cs, tileSelf, selfScale, carafeScale);
+                        carafeS1Tile4(ring, cStride, dw, rows, first, k, packed, kb, wvs, dst, d0, rs, cs, tileSelf, selfScale, carafeScale);
                     } else {
-                        for (int cc = 0; cc < nc; cc++) carafeTile1(ring, cc * cStride, RING_ROW, rows, first, k, s, packed, kb, wvs, res, 2 * cc * wvs);
+                        for (int cc = 0; cc < nc; cc++) carafeTile1(ring, cc * cStride, dw, rows, first, k, s, packed, kb, wvs, res, 2 * cc * wvs);
                     }
                     for (int cc = 0; cc < nc; cc++) {
                         for (int i = 0; i < 2 && y0 + i < H; i++) {
@@ -1007,8 +1012,8 @@ final class VectorKernels {
                 int nextL = Integer.MIN_VALUE, nextH = Integer.MIN_VALUE;   // the first source rows not yet in the rings
                 for (int p = p0; p < p1; p++) {
                     int y0 = 2 * p, syL = p - 2, syH = y0 - 1;
-                    nextL = advanceRing(xl, (b * C + c) * lrPlane, lrPlane, h, w, 2, 5, 4, syL, nextL, ringL, RING_K5S2, x0, width, strips > 1);
-                    nextH = advanceRing(xh, (b * C + c) * outPlane, outPlane, H, W, 1, 3, 4, syH, nextH, ringH, RING_K3S1, x0, width, strips > 1);
+                    nextL = advanceRing(xl, (b * C + c) * lrPlane, lrPlane, h, w, 2, 5, 4, syL, nextL, ringL, RING_ROW, RING_K5S2, x0, width, strips > 1);
+                    nextH = advanceRing(xh, (b * C + c) * outPlane, outPlane, H, W, 1, 3, 4, syH, nextH, ringH, RING_ROW, RING_K3S1, x0, width, strips > 1);
                     int d0 = (b * C + c) * outPlane + y0 * W + x0, dL = lrOut == null ? x0 : d0, dH = hrOut == null ? x0 : d0;
                     int kL = (b * pairs + p) * pairKL + x0 / L * 25 * 2 * L, kH = (b * pairs + p) * pairKH + x0 / L * 9 * 2 * L;
                     carafeS2Tile4K5(ringL, 5, Math.floorMod(syL, 5), kpL, kL, width, rowsL, dL, W, csL, null, 0f, 1f);
@@ -1046,10 +1051,10 @@ final class VectorKernels {
      * in the ring.
      */
     private static int advanceRing(float[] x, int plane0, int inPlane, int h, int w, int s, int k, int nc, int sy0, int next,
-                                   float[] ring, int cStride, int x0, int width, boolean strips) {
+                                   float[] ring, int dw, int cStride, int x0, int width, boolean strips) {
         int rows = ringRows(s, k), r = (k - 1) / 2;
         for (int sy = Math.max(sy0, next); sy < sy0 + rows; sy++) {
-            int slot = Math.floorMod(sy, rows) * RING_ROW;
+            int slot = Math.floorMod(sy, rows) * dw;
             for (int cc = 0; cc < nc; cc++) loadSourceRow(x, plane0 + cc * inPlane, h, w, s, r, sy, ring, cc * cStride + slot, x0, width, strips);
         }
         return sy0 + rows;

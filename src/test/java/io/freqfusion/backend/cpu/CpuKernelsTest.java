@@ -82,12 +82,13 @@ class CpuKernelsTest {
         java.util.Random rnd = new java.util.Random(11);
         // (C, h, w, k, s): channel counts off the 4-block, widths off and on the vector length (whole-vector rows are
         // finished inside the tiles, the rest by a second pass), odd heights (s = 1 pairs rows), and outputs wider than
-        // one column strip (128 output columns for k = 3 and 5, 120 for k = 7 with s = 2): whole and partial last strips.
+        // one column strip (128 output columns for k = 3 and 5, 120 for k = 7 with s = 2): whole and partial last strips;
+        // and a kernel wider than the fixed ring row (k = 67, s = 2).
         int[][] cases = {{5, 3, 7, 3, 1}, {9, 7, 13, 5, 1}, {4, 1, 1, 3, 1}, {8, 6, 19, 1, 1}, {3, 2, 9, 7, 1},
                 {6, 5, 7, 5, 2}, {25, 4, 11, 5, 2}, {4, 1, 1, 3, 2}, {13, 3, 17, 7, 2}, {1, 9, 2, 3, 2},
                 {8, 3, 5, 5, 2}, {9, 2, 9, 5, 2}, {11, 3, 6, 5, 2}, {16, 2, 12, 5, 2}, {8, 5, 16, 3, 1}, {5, 4, 8, 5, 1},
                 {6, 3, 8, 3, 2}, {8, 4, 136, 3, 1}, {5, 3, 150, 3, 1}, {4, 2, 264, 3, 1}, {3, 5, 130, 1, 1},
-                {4, 2, 72, 5, 2}, {8, 3, 70, 5, 2}, {6, 3, 75, 7, 2}, {7, 2, 129, 5, 1}};
+                {4, 2, 72, 5, 2}, {8, 3, 70, 5, 2}, {6, 3, 75, 7, 2}, {7, 2, 129, 5, 1}, {5, 2, 3, 67, 2}};
         for (int[] cs : cases) {
             int C = cs[0], h = cs[1], w = cs[2], k = cs[3], s = cs[4], H = h * s, W = w * s;
             float[] x = new float[C * h * w], K = new float[k * k * H * W], self = new float[C * H * W];
@@ -477,6 +478,19 @@ class CpuKernelsTest {
             assertArrayEquals(lrWant, lr, 0f, at + " lr_out");
             assertArrayEquals(hrWant, hr, 0f, at + " hr_out");
             assertArrayEquals(sumWant, sum, 0f, at + " sum");
+            // an output nobody asked for (only the level sum wanted) is made in per-thread rows, strip by strip
+            float[] sumLrOnly = new float[B * C * n], sumHrOnly = new float[B * C * n], sumOnly = new float[B * C * n];
+            float[] lr2 = new float[B * C * n], hr2 = new float[B * C * n], sumAdd = new float[B * C * n];
+            CpuKernels.carafeFinal(PAR, xl, xh, B, C, h, w, pl, ph, 2f, lr2, null, sumLrOnly);
+            CpuKernels.carafeFinal(PAR, xl, xh, B, C, h, w, pl, ph, 2f, null, hr2, sumHrOnly);
+            CpuKernels.carafeFinal(PAR, xl, xh, B, C, h, w, pl, ph, 2f, null, null, sumOnly);
+            CpuKernels.carafeAndAdd(PAR, xh, B, C, H, W, ph, 3, 1, xh, 2f, -1f, null, lrWant, sumAdd);
+            assertArrayEquals(lrWant, lr2, 0f, at + " lr_out beside a sum without hr_out");
+            assertArrayEquals(hrWant, hr2, 0f, at + " hr_out beside a sum without lr_out");
+            assertArrayEquals(sumWant, sumLrOnly, 0f, at + " sum without hr_out");
+            assertArrayEquals(sumWant, sumHrOnly, 0f, at + " sum without lr_out");
+            assertArrayEquals(sumWant, sumOnly, 0f, at + " sum alone");
+            assertArrayEquals(sumWant, sumAdd, 0f, at + " carafeAndAdd's sum without its out");
             float[] hr1 = new float[B * C * n], lr1 = new float[B * C * n], hrWant1 = new float[B * C * n];
             CpuKernels.carafe(PAR, xh, B, C, H, W, ph, 3, 1, xh, 1f, -1f, hrWant1);
             CpuKernels.carafeFinal(PAR, xl, xh, B, C, h, w, pl, ph, 1f, lr1, hr1, null);
