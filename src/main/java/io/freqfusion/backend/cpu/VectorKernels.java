@@ -904,7 +904,7 @@ final class VectorKernels {
                 int next = Integer.MIN_VALUE;   // the first source row not yet in the ring
                 for (int p = p0; p < p1; p++) {
                     int y0 = 2 * p, sy0 = (s == 2 ? p : y0) - r;
-                    next = advanceRing(x, (b * C + c) * inPlane, inPlane, h, w, s, k, nc, sy0, next, ring, dw, cStride, x0, wvs, strips > 1);
+                    next = advanceRing(x, (b * C + c) * inPlane, inPlane, h, w, s, k, nc, sy0, next, ring, dw, x0, wvs, strips > 1);
                     int first = Math.floorMod(sy0, rows), kb = (b * pairs + p) * pairK + x0 / L * taps * 2 * L;
                     boolean direct = nc == 4 && finishInTile && y0 + 1 < H;
                     float[] dst = !direct ? res : out != null ? out : rowsOut, tileSelf = direct ? self : null;
@@ -1013,8 +1013,8 @@ final class VectorKernels {
                 int nextL = Integer.MIN_VALUE, nextH = Integer.MIN_VALUE;   // the first source rows not yet in the rings
                 for (int p = p0; p < p1; p++) {
                     int y0 = 2 * p, syL = p - 2, syH = y0 - 1;
-                    nextL = advanceRing(xl, (b * C + c) * lrPlane, lrPlane, h, w, 2, 5, 4, syL, nextL, ringL, RING_ROW, RING_K5S2, x0, width, strips > 1);
-                    nextH = advanceRing(xh, (b * C + c) * outPlane, outPlane, H, W, 1, 3, 4, syH, nextH, ringH, RING_ROW, RING_K3S1, x0, width, strips > 1);
+                    nextL = advanceRing(xl, (b * C + c) * lrPlane, lrPlane, h, w, 2, 5, 4, syL, nextL, ringL, RING_ROW, x0, width, strips > 1);
+                    nextH = advanceRing(xh, (b * C + c) * outPlane, outPlane, H, W, 1, 3, 4, syH, nextH, ringH, RING_ROW, x0, width, strips > 1);
                     int d0 = (b * C + c) * outPlane + y0 * W + x0, dL = lrOut == null ? x0 : d0, dH = hrOut == null ? x0 : d0;
                     int kL = (b * pairs + p) * pairKL + x0 / L * 25 * 2 * L, kH = (b * pairs + p) * pairKH + x0 / L * 9 * 2 * L;
                     carafeS2Tile4K5(ringL, 5, Math.floorMod(syL, 5), kpL, kL, width, rowsL, dL, W, csL, null, 0f, 1f);
@@ -1046,14 +1046,15 @@ final class VectorKernels {
     private static int ringRows(int s, int k) { return s == 2 ? k : k + 1; }
 
     /**
-     * Brings the ring of nc channels (planes of x from plane0, inPlane apart) up to date for a pair whose source rows
+     * Brings the ring of nc channels (planes of x from plane0, inPlane apart; ring rows of dw floats, a channel's rows
+     * together) up to date for a pair whose source rows
      * are sy0 .. sy0 + rows - 1, for the strip of output columns x0 .. x0 + width - 1: copies in those from
      * max(sy0, next) on (the others are still there from the previous pair) and returns the first source row not yet
      * in the ring.
      */
     private static int advanceRing(float[] x, int plane0, int inPlane, int h, int w, int s, int k, int nc, int sy0, int next,
-                                   float[] ring, int dw, int cStride, int x0, int width, boolean strips) {
-        int rows = ringRows(s, k), r = (k - 1) / 2;
+                                   float[] ring, int dw, int x0, int width, boolean strips) {
+        int rows = ringRows(s, k), r = (k - 1) / 2, cStride = rows * dw;
         for (int sy = Math.max(sy0, next); sy < sy0 + rows; sy++) {
             int slot = Math.floorMod(sy, rows) * dw;
             for (int cc = 0; cc < nc; cc++) loadSourceRow(x, plane0 + cc * inPlane, h, w, s, r, sy, ring, cc * cStride + slot, x0, width, strips);
@@ -1065,7 +1066,7 @@ final class VectorKernels {
      * Fills the ring row at dOff for output columns x0 .. x0 + width - 1 (x0 a multiple of s) from source row sy of one
      * channel plane: ring float i holds source column x0 / s - r + i / s (every value repeated s times), zero where that
      * column or the row lies outside the image (its taps are dropped). The zeros left and right of the image are
-     * written only when the image has several strips (strips): with one, the ring is zeroed once per call and its pads
+     * written only when the image has several column strips: with one, the ring is zeroed once per call and its pads
      * never get values (two small fills per row would cost ~20 % of an s = 1 reassembly: it copies ~16 K rows at W2).
      */
     private static void loadSourceRow(float[] x, int plane, int h, int w, int s, int r, int sy, float[] d, int dOff, int x0, int width,
