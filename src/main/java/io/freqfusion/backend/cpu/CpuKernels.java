@@ -263,17 +263,17 @@ public final class CpuKernels {
         VectorKernels.gridSampleBorder(par, f, delta, B, C, groups, h, w, out);
     }
 
-    /** Whether {@link #gridSampleBlocked} applies: 256-bit vectors and a multiple of 8 channels per group. */
+    /** Whether {@link #gridSampleBlocked} applies: 256- or 512-bit vectors of L lanes and a multiple of L channels per group. */
     public static boolean blockedSampling(int C, int groups) {
         return VectorKernels.blockedSampling(C, groups);
     }
 
     /**
-     * {@link #gridSampleBorder}, same values and layouts, without gathers (each block of 8 channels sampled from a
-     * channel-last copy); out may be f itself. Needs {@link #blockedSampling}.
+     * {@link #gridSampleBorder}, same values and layouts, without gathers (each block of L channels, L the vector's lanes,
+     * sampled from a channel-last copy); out may be f itself. Needs {@link #blockedSampling}.
      */
     public static void gridSampleBlocked(Parallel par, float[] f, float[] delta, int B, int C, int groups, int h, int w, float[] out) {
-        if (!blockedSampling(C, groups)) throw new IllegalArgumentException("blocked sampling needs 8k channels per group");
+        if (!blockedSampling(C, groups)) throw new IllegalArgumentException("blocked sampling needs 8 or 16 vector lanes and whole blocks of that many channels per group");
         VectorKernels.gridSampleBlocked(par, f, delta, B, C, groups, h, w, out);
     }
 }

@@ -42,7 +42,7 @@ final class CpuModuleForward implements ModuleForward {
     private final float[] kpHigh;
     private final float[] sh, sl, invNormH, invNormL, hrConv, lrConv, delta;
     /**
-     * Whether the sampler works in blocks of 8 channels, each copied channel-last into a per-thread plane (plain loads
+     * Whether the sampler works in blocks of L channels (a vector's lanes), each copied channel-last into a per-thread plane (plain loads
      * instead of 4 gathers per vector of output pixels): it samples lr_out in place, so the reassembly writes lr_out
      * and there is no lrPre.
      */

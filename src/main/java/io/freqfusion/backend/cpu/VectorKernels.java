@@ -1759,34 +1759,51 @@ final class VectorKernels {
     /*
      * The sampler's four neighbours of an output pixel are the same for every channel of its offset group, but in
      * channel-major planes each lands at an arbitrary place: 4 gathers per vector of output pixels (~2.5 ns per output
-     * value at W3 here). With the source in blocks of 8 channels, each block channel-last, a neighbour's 8 channels are
-     * one plain load: per output pixel 4 loads and 3 FMAs, then an 8x8 transpose in registers puts 8 pixels of 8
-     * channels back into the output planes. (Channel-last over all channels measured slower than blocks: a row's
+     * value at W3 here). With the source in blocks of L channels (a vector's lanes), each block channel-last, a neighbour's
+     * L channels are one plain load: per output pixel 4 loads and 3 FMAs, then an L x L transpose in registers puts L
+     * pixels of L channels back into the output planes. (Channel-last over all channels measured slower than blocks: a row's
      * neighbours then span megabytes instead of a block plane's few rows.)
      */
 
-    private static final VectorSpecies<Float> S8 = FloatVector.SPECIES_256;
-    private static final jdk.incubator.vector.VectorShuffle<Float> UP1 = jdk.incubator.vector.VectorShuffle.fromOp(S8, i -> (i + 7) % 8),
-            UP2 = jdk.incubator.vector.VectorShuffle.fromOp(S8, i -> (i + 6) % 8), UP4 = jdk.incubator.vector.VectorShuffle.fromOp(S8, i -> (i + 4) % 8),
-            DOWN1 = jdk.incubator.vector.VectorShuffle.fromOp(S8, i -> (i + 1) % 8), DOWN2 = jdk.incubator.vector.VectorShuffle.fromOp(S8, i -> (i + 2) % 8);
-    private static final VectorMask<Float> ODD1 = VectorMask.fromLong(S8, 0b10101010), ODD2 = VectorMask.fromLong(S8, 0b11001100),
-            ODD4 = VectorMask.fromLong(S8, 0b11110000);
+    /*
+     * The blocks are L channels (the one vector species of this class, so that the Vector API's shared call sites see
+     * one vector class: with a second species in use, as the 256-bit sampler's on an AVX-512 machine once, C2 compiled
+     * some kernels with their vectors boxed, 4 to 87 MB allocated per forward). Transposes by rounds of swapping blocks
+     * of b = 1, 2, 4 (, 8) lanes between rows i and i + b, each a lane rotation and a blend.
+     */
+    private static final jdk.incubator.vector.VectorShuffle<Float> UP1 = rotation(-1), UP2 = rotation(-2), UP4 = rotation(-4),
+            UP8 = rotation(-8), DOWN1 = rotation(1), DOWN2 = rotation(2), DOWN4 = rotation(4), DOWN8 = rotation(8);
+    private static final VectorMask<Float> ODD1 = lanesWithBit(1), ODD2 = lanesWithBit(2), ODD4 = lanesWithBit(4), ODD8 = lanesWithBit(8);
     private static final ThreadBuffer<float[]> SAMPLE_TILE = ThreadBuffer.floats();
 
-    /** Whether the blocked sampler applies: 256-bit vectors in hardware and whole 8-channel blocks per group. */
-    static boolean blockedSampling(int C, int groups) {
-        return S.vectorBitSize() >= 256 && C % groups == 0 && (C / groups) % 8 == 0;
+    /** Lane i takes lane (i + by) mod L. */
+    private static jdk.incubator.vector.VectorShuffle<Float> rotation(int by) {
+        return jdk.incubator.vector.VectorShuffle.fromOp(S, i -> Math.floorMod(i + by, L));
     }
 
-    /**
-     * dst[d0 + c ds + r] = src[s0 + r ss + c] for r, c < 8: three rounds of swapping blocks (1, 2, then 4 lanes)
-     * between row pairs, each a lane rotation and a blend.
-     */
-    static void transpose8(float[] src, int s0, int ss, float[] dst, int d0, int ds) {
-        FloatVector r0 = FloatVector.fromArray(S8, src, s0), r1 = FloatVector.fromArray(S8, src, s0 + ss);
-        FloatVector r2 = FloatVector.fromArray(S8, src, s0 + 2 * ss), r3 = FloatVector.fromArray(S8, src, s0 + 3 * ss);
-        FloatVector r4 = FloatVector.fromArray(S8, src, s0 + 4 * ss), r5 = FloatVector.fromArray(S8, src, s0 + 5 * ss);
-        FloatVector r6 = FloatVector.fromArray(S8, src, s0 + 6 * ss), r7 = FloatVector.fromArray(S8, src, s0 + 7 * ss);
+    /** The lanes whose index has the given bit set. */
+    private static VectorMask<Float> lanesWithBit(int bit) {
+        long lanes = 0;
+        for (int i = 0; i < L; i++) if ((i & bit) != 0) lanes |= 1L << i;
+        return VectorMask.fromLong(S, lanes);
+    }
+
+    /** Whether the blocked sampler applies: 8 or 16 lanes (256- or 512-bit vectors) and whole L-channel blocks per group. */
+    static boolean blockedSampling(int C, int groups) {
+        return (L == 8 || L == 16) && C % groups == 0 && (C / groups) % L == 0;
+    }
+
+    /** dst[d0 + c ds + r] = src[s0 + r ss + c] for r, c < L (L = 8 or 16; C2 folds the test). */
+    static void transpose(float[] src, int s0, int ss, float[] dst, int d0, int ds) {
+        if (L == 16) transpose16(src, s0, ss, dst, d0, ds);
+        else transpose8(src, s0, ss, dst, d0, ds);
+    }
+
+    private static void transpose8(float[] src, int s0, int ss, float[] dst, int d0, int ds) {
+        FloatVector r0 = FloatVector.fromArray(S, src, s0), r1 = FloatVector.fromArray(S, src, s0 + ss);
+        FloatVector r2 = FloatVector.fromArray(S, src, s0 + 2 * ss), r3 = FloatVector.fromArray(S, src, s0 + 3 * ss);
+        FloatVector r4 = FloatVector.fromArray(S, src, s0 + 4 * ss), r5 = FloatVector.fromArray(S, src, s0 + 5 * ss);
+        FloatVector r6 = FloatVector.fromArray(S, src, s0 + 6 * ss), r7 = FloatVector.fromArray(S, src, s0 + 7 * ss);
         FloatVector t0 = r0.blend(r1.rearrange(UP1), ODD1), t1 = r0.rearrange(DOWN1).blend(r1, ODD1);
         FloatVector t2 = r2.blend(r3.rearrange(UP1), ODD1), t3 = r2.rearrange(DOWN1).blend(r3, ODD1);
         FloatVector t4 = r4.blend(r5.rearrange(UP1), ODD1), t5 = r4.rearrange(DOWN1).blend(r5, ODD1);
@@ -1799,10 +1816,61 @@ final class VectorKernels {
         u1.blend(u5.rearrange(UP4), ODD4).intoArray(dst, d0 + ds);
         u2.blend(u6.rearrange(UP4), ODD4).intoArray(dst, d0 + 2 * ds);
         u3.blend(u7.rearrange(UP4), ODD4).intoArray(dst, d0 + 3 * ds);
-        u0.rearrange(UP4).blend(u4, ODD4).intoArray(dst, d0 + 4 * ds);
-        u1.rearrange(UP4).blend(u5, ODD4).intoArray(dst, d0 + 5 * ds);
-        u2.rearrange(UP4).blend(u6, ODD4).intoArray(dst, d0 + 6 * ds);
-        u3.rearrange(UP4).blend(u7, ODD4).intoArray(dst, d0 + 7 * ds);
+        u0.rearrange(DOWN4).blend(u4, ODD4).intoArray(dst, d0 + 4 * ds);
+        u1.rearrange(DOWN4).blend(u5, ODD4).intoArray(dst, d0 + 5 * ds);
+        u2.rearrange(DOWN4).blend(u6, ODD4).intoArray(dst, d0 + 6 * ds);
+        u3.rearrange(DOWN4).blend(u7, ODD4).intoArray(dst, d0 + 7 * ds);
+    }
+
+    private static void transpose16(float[] src, int s0, int ss, float[] dst, int d0, int ds) {
+        FloatVector r0 = FloatVector.fromArray(S, src, s0), r1 = FloatVector.fromArray(S, src, s0 + ss);
+        FloatVector r2 = FloatVector.fromArray(S, src, s0 + 2 * ss), r3 = FloatVector.fromArray(S, src, s0 + 3 * ss);
+        FloatVector r4 = FloatVector.fromArray(S, src, s0 + 4 * ss), r5 = FloatVector.fromArray(S, src, s0 + 5 * ss);
+        FloatVector r6 = FloatVector.fromArray(S, src, s0 + 6 * ss), r7 = FloatVector.fromArray(S, src, s0 + 7 * ss);
+        FloatVector r8 = FloatVector.fromArray(S, src, s0 + 8 * ss), r9 = FloatVector.fromArray(S, src, s0 + 9 * ss);
+        FloatVector r10 = FloatVector.fromArray(S, src, s0 + 10 * ss), r11 = FloatVector.fromArray(S, src, s0 + 11 * ss);
+        FloatVector r12 = FloatVector.fromArray(S, src, s0 + 12 * ss), r13 = FloatVector.fromArray(S, src, s0 + 13 * ss);
+        FloatVector r14 = FloatVector.fromArray(S, src, s0 + 14 * ss), r15 = FloatVector.fromArray(S, src, s0 + 15 * ss);
+        FloatVector t0 = r0.blend(r1.rearrange(UP1), ODD1), t1 = r0.rearrange(DOWN1).blend(r1, ODD1);
+        FloatVector t2 = r2.blend(r3.rearrange(UP1), ODD1), t3 = r2.rearrange(DOWN1).blend(r3, ODD1);
+        FloatVector t4 = r4.blend(r5.rearrange(UP1), ODD1), t5 = r4.rearrange(DOWN1).blend(r5, ODD1);
+        FloatVector t6 = r6.blend(r7.rearrange(UP1), ODD1), t7 = r6.rearrange(DOWN1).blend(r7, ODD1);
+        FloatVector t8 = r8.blend(r9.rearrange(UP1), ODD1), t9 = r8.rearrange(DOWN1).blend(r9, ODD1);
+        FloatVector t10 = r10.blend(r11.rearrange(UP1), ODD1), t11 = r10.rearrange(DOWN1).blend(r11, ODD1);
+        FloatVector t12 = r12.blend(r13.rearrange(UP1), ODD1), t13 = r12.rearrange(DOWN1).blend(r13, ODD1);
+        FloatVector t14 = r14.blend(r15.rearrange(UP1), ODD1), t15 = r14.rearrange(DOWN1).blend(r15, ODD1);
+        FloatVector u0 = t0.blend(t2.rearrange(UP2), ODD2), u2 = t0.rearrange(DOWN2).blend(t2, ODD2);
+        FloatVector u1 = t1.blend(t3.rearrange(UP2), ODD2), u3 = t1.rearrange(DOWN2).blend(t3, ODD2);
+        FloatVector u4 = t4.blend(t6.rearrange(UP2), ODD2), u6 = t4.rearrange(DOWN2).blend(t6, ODD2);
+        FloatVector u5 = t5.blend(t7.rearrange(UP2), ODD2), u7 = t5.rearrange(DOWN2).blend(t7, ODD2);
+        FloatVector u8 = t8.blend(t10.rearrange(UP2), ODD2), u10 = t8.rearrange(DOWN2).blend(t10, ODD2);
+        FloatVector u9 = t9.blend(t11.rearrange(UP2), ODD2), u11 = t9.rearrange(DOWN2).blend(t11, ODD2);
+        FloatVector u12 = t12.blend(t14.rearrange(UP2), ODD2), u14 = t12.rearrange(DOWN2).blend(t14, ODD2);
+        FloatVector u13 = t13.blend(t15.rearrange(UP2), ODD2), u15 = t13.rearrange(DOWN2).blend(t15, ODD2);
+        FloatVector v0 = u0.blend(u4.rearrange(UP4), ODD4), v4 = u0.rearrange(DOWN4).blend(u4, ODD4);
+        FloatVector v1 = u1.blend(u5.rearrange(UP4), ODD4), v5 = u1.rearrange(DOWN4).blend(u5, ODD4);
+        FloatVector v2 = u2.blend(u6.rearrange(UP4), ODD4), v6 = u2.rearrange(DOWN4).blend(u6, ODD4);
+        FloatVector v3 = u3.blend(u7.rearrange(UP4), ODD4), v7 = u3.rearrange(DOWN4).blend(u7, ODD4);
+        FloatVector v8 = u8.blend(u12.rearrange(UP4), ODD4), v12 = u8.rearrange(DOWN4).blend(u12, ODD4);
+        FloatVector v9 = u9.blend(u13.rearrange(UP4), ODD4), v13 = u9.rearrange(DOWN4).blend(u13, ODD4);
+        FloatVector v10 = u10.blend(u14.rearrange(UP4), ODD4), v14 = u10.rearrange(DOWN4).blend(u14, ODD4);
+        FloatVector v11 = u11.blend(u15.rearrange(UP4), ODD4), v15 = u11.rearrange(DOWN4).blend(u15, ODD4);
+        v0.blend(v8.rearrange(UP8), ODD8).intoArray(dst, d0);
+        v1.blend(v9.rearrange(UP8), ODD8).intoArray(dst, d0 + ds);
+        v2.blend(v10.rearrange(UP8), ODD8).intoArray(dst, d0 + 2 * ds);
+        v3.blend(v11.rearrange(UP8), ODD8).intoArray(dst, d0 + 3 * ds);
+        v4.blend(v12.rearrange(UP8), ODD8).intoArray(dst, d0 + 4 * ds);
+        v5.blend(v13.rearrange(UP8), ODD8).intoArray(dst, d0 + 5 * ds);
+        v6.blend(v14.rearrange(UP8), ODD8).intoArray(dst, d0 + 6 * ds);
+        v7.blend(v15.rearrange(UP8), ODD8).intoArray(dst, d0 + 7 * ds);
+        v0.rearrange(DOWN8).blend(v8, ODD8).intoArray(dst, d0 + 8 * ds);
+        v1.rearrange(DOWN8).blend(v9, ODD8).intoArray(dst, d0 + 9 * ds);
+        v2.rearrange(DOWN8).blend(v10, ODD8).intoArray(dst, d0 + 10 * ds);
+        v3.rearrange(DOWN8).blend(v11, ODD8).intoArray(dst, d0 + 11 * ds);
+        v4.rearrange(DOWN8).blend(v12, ODD8).intoArray(dst, d0 + 12 * ds);
+        v5.rearrange(DOWN8).blend(v13, ODD8).intoArray(dst, d0 + 13 * ds);
+        v6.rearrange(DOWN8).blend(v14, ODD8).intoArray(dst, d0 + 14 * ds);
+        v7.rearrange(DOWN8).blend(v15, ODD8).intoArray(dst, d0 + 15 * ds);
     }
 
     private static final ThreadBuffer<float[]> SAMPLE_PLANE = ThreadBuffer.floats();
@@ -1811,18 +1879,18 @@ final class VectorKernels {
     /**
      * gridSampleBorder (same values, same layouts) for blockedSampling shapes; out may be f itself. First the samplers'
      * table (sampleTable: per output pixel and group the four neighbours and two weights), with the last source row
-     * each output row reads; then per block of 8 channels, output row
+     * each output row reads; then per block of L channels, output row
      * by output row: the block's source rows copied channel-last into a per-thread plane just before the first output
-     * row that reads them (8 floats per pixel: a neighbour's 8 channels are one load; the rows in use stay in L1/L2,
+     * row that reads them (L floats per pixel: a neighbour's L channels are one load; the rows in use stay in L1/L2,
      * where a whole-tensor channel-last copy goes through memory), then the row sampled into the block's output
      * planes. Output row Y is written only once source rows 0 .. max(Y, its last row) are copied, and only this item
      * reads the block's planes: in place is safe.
      */
     static void gridSampleBlocked(Parallel par, float[] f, float[] delta, int B, int C, int groups, int h, int w, float[] out) {
-        int H = 2 * h, W = 2 * w, cpg = C / groups, plane = H * W, wv = vectorWidth(W), blocks = C / 8;
+        int H = 2 * h, W = 2 * w, cpg = C / groups, plane = H * W, wv = vectorWidth(W), blocks = C / L;
         int[] idx = SAMPLE_INDEX.get(B * groups * H * 4 * wv), lastRow = SAMPLE_ROWS.get(B * groups * H);
         float[] wgt = SAMPLE_WEIGHT.get(B * groups * H * 2 * wv);
-        sampleTable(par, delta, B, groups, h, w, 8, idx, wgt, null, lastRow);
+        sampleTable(par, delta, B, groups, h, w, L, idx, wgt, null, lastRow);
         GridSampleBlockedTask gridSampleBlocked = GRID_SAMPLE_BLOCKED.get();
         gridSampleBlocked.f = f; gridSampleBlocked.wgt = wgt; gridSampleBlocked.out = out; gridSampleBlocked.idx = idx;
         gridSampleBlocked.lastRow = lastRow; gridSampleBlocked.C = C; gridSampleBlocked.groups = groups;
@@ -1845,10 +1913,10 @@ final class VectorKernels {
             int[] idx = this.idx, lastRow = this.lastRow;
             int C = this.C, groups = this.groups, H = this.H, W = this.W, cpg = this.cpg, plane = this.plane;
             int wv = this.wv, blocks = this.blocks;
-            float[] tile = SAMPLE_TILE.get(64);
-            float[] pb = SAMPLE_PLANE.get(8 * plane);
+            float[] tile = SAMPLE_TILE.get(L * L);
+            float[] pb = SAMPLE_PLANE.get(L * plane);
             for (int bk = from; bk < to; bk++) {
-                int b = bk / blocks, c = (bk % blocks) * 8, g = c / cpg, planes = bk * 8 * plane;   // (b C + c) plane
+                int b = bk / blocks, c = (bk % blocks) * L, g = c / cpg, planes = bk * L * plane;   // (b C + c) plane
                 int copied = 0;     // rows of the block already in pb: each is copied just before the first row that reads it
                 for (int Y = 0; Y < H; Y++) {
                     int item = (b * groups + g) * H + Y, io = item * 4 * wv, wo = item * 2 * wv, d = (b * C + c) * plane + Y * W;
@@ -1857,24 +1925,24 @@ final class VectorKernels {
                     int rows = Math.max(lastRow[item], Y) + 1 - copied;
                     for (int r = 0; r < rows; r++, copied++) {
                         int p = copied * W, end = p + W;
-                        for (; p + 8 <= end; p += 8) transpose8(f, planes + p, plane, pb, 8 * p, 8);
+                        for (; p + L <= end; p += L) transpose(f, planes + p, plane, pb, L * p, L);
                         for (; p < end; p++) {
-                            for (int k = 0; k < 8; k++) pb[8 * p + k] = f[planes + k * plane + p];
+                            for (int k = 0; k < L; k++) pb[L * p + k] = f[planes + k * plane + p];
                         }
                     }
-                    for (int X0 = 0; X0 < W; X0 += 8) {
-                        for (int l = 0, k = io + 4 * X0, q = wo + 2 * X0; l < 8; l++, k += 4, q += 2) {   // pixel X0 + l
-                            FloatVector v00 = FloatVector.fromArray(S8, pb, idx[k]), v01 = FloatVector.fromArray(S8, pb, idx[k + 1]);
-                            FloatVector v10 = FloatVector.fromArray(S8, pb, idx[k + 2]), v11 = FloatVector.fromArray(S8, pb, idx[k + 3]);
-                            FloatVector ax = FloatVector.broadcast(S8, wgt[q]), ay = FloatVector.broadcast(S8, wgt[q + 1]);
+                    for (int X0 = 0; X0 < W; X0 += L) {
+                        for (int l = 0, k = io + 4 * X0, q = wo + 2 * X0; l < L; l++, k += 4, q += 2) {   // pixel X0 + l
+                            FloatVector v00 = FloatVector.fromArray(S, pb, idx[k]), v01 = FloatVector.fromArray(S, pb, idx[k + 1]);
+                            FloatVector v10 = FloatVector.fromArray(S, pb, idx[k + 2]), v11 = FloatVector.fromArray(S, pb, idx[k + 3]);
+                            FloatVector ax = FloatVector.broadcast(S, wgt[q]), ay = FloatVector.broadcast(S, wgt[q + 1]);
                             FloatVector top = v01.sub(v00).fma(ax, v00), bot = v11.sub(v10).fma(ax, v10);
-                            bot.sub(top).fma(ay, top).intoArray(tile, 8 * l);
+                            bot.sub(top).fma(ay, top).intoArray(tile, L * l);
                         }
-                        int n = Math.min(8, W - X0);
-                        if (n == 8) {
-                            transpose8(tile, 0, 8, out, d + X0, plane);
+                        int n = Math.min(L, W - X0);
+                        if (n == L) {
+                            transpose(tile, 0, L, out, d + X0, plane);
                         } else {
-                            for (int k = 0; k < 8; k++) for (int l = 0; l < n; l++) out[d + X0 + k * plane + l] = tile[8 * l + k];
+                            for (int k = 0; k < L; k++) for (int l = 0; l < n; l++) out[d + X0 + k * plane + l] = tile[L * l + k];
                         }
                     }
                 }

@@ -425,9 +425,12 @@ class CpuKernelsTest {
     void blockedSamplingGivesTheChannelMajorSamplersValues() {
         // same neighbours, weights and arithmetic: identical outputs, for smooth and scattered offsets, widths and planes
         // that are and are not whole vectors, 1 and 2 blocks per group, batch 2; and in place
-        assumeTrue(CpuKernels.blockedSampling(16, 2), "needs 256-bit vectors");
+        // blocks are a vector's L lanes of channels (8 with AVX2, 16 with AVX-512)
+        int L = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length();
+        assumeTrue(CpuKernels.blockedSampling(2 * L, 2), "needs 256- or 512-bit vectors");
+        assertFalse(CpuKernels.blockedSampling(L, 2));
         java.util.Random rnd = new java.util.Random(23);
-        for (int[] cs : new int[][] {{2, 2, 16, 5, 12}, {1, 4, 32, 6, 4}, {2, 1, 8, 3, 7}}) {
+        for (int[] cs : new int[][] {{2, 2, 2 * L, 5, 12}, {1, 4, 4 * L, 6, 4}, {2, 1, 2 * L, 3, 7}, {1, 2, 4 * L, 4, 10}}) {
             int B = cs[0], G = cs[1], C = cs[2], h = cs[3], w = cs[4], n = 4 * h * w;
             assertTrue(CpuKernels.blockedSampling(C, G));
             float[] f = new float[B * C * n], delta = new float[B * 8 * G * h * w];
