@@ -47,6 +47,14 @@ public final class Main {
         System.exit(run(argv, System.out, System.err));
     }
 
+    /** The backends on the class path, and what the embedded CPU backend runs on (threads, vector width). */
+    private static void info(PrintStream out) {
+        out.println("backends: " + Backends.available());
+        try (Backend cpu = Backends.create("cpu", Map.of())) {
+            out.println("cpu: " + cpu.device());
+        }
+    }
+
     static int run(String[] argv, PrintStream out, PrintStream err) {
         if (argv.length == 0 || argv[0].equals("--help") || argv[0].equals("-h") || argv[0].equals("help")) {
             out.print(USAGE);
@@ -56,7 +64,7 @@ public final class Main {
             switch (argv[0]) {
                 case "fuse" -> fuse(argv, out);
                 case "bench" -> new Bench(argv, out).run();
-                case "info" -> out.println("backends: " + Backends.available());
+                case "info" -> info(out);
                 default -> throw new Args.UsageException("unknown command '" + argv[0] + "' (fuse, bench, info)");
             }
             return 0;

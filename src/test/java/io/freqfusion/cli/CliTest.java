@@ -55,6 +55,15 @@ class CliTest {
     }
 
     @Test
+    void infoNamesTheBackendsAndTheCpuBackendsVectorWidth() {
+        Result r = cli("info");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("backends: [") && r.out().contains("cpu"), r.out());
+        int bits = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize();
+        assertTrue(r.out().matches("(?s).*cpu: cpu \\(\\d+ threads, [^,]+, " + bits + "-bit vectors\\).*"), r.out());
+    }
+
+    @Test
     void npyInputsAndOutputDirectory(@TempDir Path tmp) throws Exception {
         SafeTensors.Contents c = Golden.read("small_c8");
         Npy.write(tmp.resolve("hr_feat.npy"), c.require("input.hr_feat"));

@@ -24,9 +24,11 @@ public final class CpuBackend implements Backend {
     @Override
     public String name() { return "cpu"; }
 
+    /** Names the vector width too: the kernels' speed depends on it (AVX-512 machines run 16-lane code, AVX2 ones 8). */
     @Override
     public String device() {
-        return "cpu (" + parallel.threads() + " threads, " + System.getProperty("os.arch") + ")";
+        return "cpu (" + parallel.threads() + " threads, " + System.getProperty("os.arch") + ", " + VectorKernels.S.vectorBitSize()
+                + "-bit vectors)";
     }
 
     public int threads() { return parallel.threads(); }
