@@ -425,8 +425,8 @@ class CpuKernelsTest {
     void blockedSamplingGivesTheChannelMajorSamplersValues() {
         // same neighbours, weights and arithmetic: identical outputs, for smooth and scattered offsets, widths and planes
         // that are and are not whole vectors, 1 and 2 blocks per group, batch 2; and in place
-        // blocks are a vector's L lanes of channels (8 with AVX2, 16 with AVX-512)
-        int L = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length();
+        // blocks are the kernels' vector lanes of channels (8 with AVX2, 16 with AVX-512)
+        int L = VectorKernels.L;
         assumeTrue(CpuKernels.blockedSampling(2 * L, 2), "needs 256- or 512-bit vectors");
         assertFalse(CpuKernels.blockedSampling(L, 2));
         java.util.Random rnd = new java.util.Random(23);
