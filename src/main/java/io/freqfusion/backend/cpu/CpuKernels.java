@@ -96,7 +96,16 @@ public final class CpuKernels {
      */
     public static void carafe(Parallel par, float[] x, int B, int C, int h, int w, float[] packedKernel, int k, int s,
                               float[] self, float selfScale, float carafeScale, float[] out) {
-        VectorKernels.carafe(par, x, B, C, h, w, packedKernel, k, s, self, selfScale, carafeScale, out, null, null);
+        VectorKernels.carafe(par, x, B, C, h, w, packedKernel, k, s, self, selfScale, carafeScale, out, null, null, false);
+    }
+
+    /**
+     * {@link #carafe} of a feature made earlier in the forward: its work is split by rows, so that each thread reassembles
+     * the rows it made (same values).
+     */
+    public static void carafeOfIntermediate(Parallel par, float[] x, int B, int C, int h, int w, float[] packedKernel, int k,
+                                            int s, float[] self, float selfScale, float carafeScale, float[] out) {
+        VectorKernels.carafe(par, x, B, C, h, w, packedKernel, k, s, self, selfScale, carafeScale, out, null, null, true);
     }
 
     /**
@@ -106,7 +115,7 @@ public final class CpuKernels {
      */
     public static void carafeAndAdd(Parallel par, float[] x, int B, int C, int h, int w, float[] packedKernel, int k, int s,
                                     float[] self, float selfScale, float carafeScale, float[] out, float[] addend, float[] sum) {
-        VectorKernels.carafe(par, x, B, C, h, w, packedKernel, k, s, self, selfScale, carafeScale, out, addend, sum);
+        VectorKernels.carafe(par, x, B, C, h, w, packedKernel, k, s, self, selfScale, carafeScale, out, addend, sum, false);
     }
 
     /**

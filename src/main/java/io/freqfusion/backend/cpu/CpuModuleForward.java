@@ -23,10 +23,17 @@ final class CpuModuleForward implements ModuleForward {
 
     // Scratch (spec symbols). Unused ones stay null for the configured path.
     private final float[] ph, ph2, pl, px, zhh, zlh, zll, zl, zhl, zh, upLr, lrPre;
-    /** Shared scratch for padded conv inputs (one kernel runs at a time). */
-    private final float[] scratch;
-    /** The normalised CARAFE kernel in use, pair-packed (one reassembly runs at a time). */
-    private final float[] kp;
+    /**
+     * Scratch for padded conv inputs, one for the hr and one for the lr resolution: one kernel runs at a time, but a
+     * buffer reused by convs of another geometry has its rows at other addresses, so each thread would then write
+     * lines the other core last wrote (scratchLr: the lr encoders' copies, null on paths without them).
+     */
+    private final float[] scratch, scratchLr;
+    /**
+     * The normalised CARAFE kernels, pair-packed: kp the k_l^2-tap ones, kpHigh the k_h^2-tap ones (separate for the
+     * same reason as the scratch: each keeps one layout, so its rows stay with the thread that reassembles them).
+     */
+    private final float[] kp, kpHigh;
     /**
      * Whether, in an fpn-add chain, the two last reassemblies and the level sum run as one pass
      * ({@link CpuKernels#carafeFinal}: the sum then reads lr_out's rows from L1 instead of memory, ~21 MB less
@@ -35,11 +42,6 @@ final class CpuModuleForward implements ModuleForward {
      * two passes); K_h is then packed into kpHigh while kp still holds K_l.
      */
     private final boolean fuseFinal;
-    /**
-     * K_h pair-packed for the fused pass: zlh's array, free by then (Z_l is formed), and large enough (k_h^2 < k_l^2
-     * taps at whole vectors, which carafeFinalFits demands), so plans never used in a chain pay no extra memory.
-     */
-    private final float[] kpHigh;
     private final float[] sh, sl, invNormH, invNormL, hrConv, lrConv, delta;
     /**
      * Whether the sampler works in blocks of L channels (a vector's lanes), each copied channel-last into a per-thread plane (plain loads
@@ -92,15 +94,14 @@ final class CpuModuleForward implements ModuleForward {
         this.packed = packed;
         delta = fr ? new float[nL * 8 * g] : null;
         scratch = new float[scratchSize()];
-        kp = new float[CpuKernels.packedKernelSize(B, Math.max(tl, th), H, W)];
+        int lrScratch = semi ? CpuKernels.convScratch(B, Cc, h, w, cfg.encoderKernel(), cfg.encoderPadding()) : 0;
+        scratchLr = semi ? new float[lrScratch] : null;
+        kp = new float[CpuKernels.packedKernelSize(B, tl, H, W)];
+        kpHigh = hp ? new float[CpuKernels.packedKernelSize(B, th, H, W)] : null;
         fuseFinal = cfu && hp && !fr && Ch == Cl
                 && CpuKernels.carafeFinalFits(Cl, w, cfg.lowpassKernel(), cfg.highpassKernel());
-        if (fuseFinal && zlh.length < CpuKernels.packedKernelSize(B, th, H, W)) {
-            throw new IllegalStateException("packed K_h does not fit in Z_lh's scratch");
-        }
-        kpHigh = fuseFinal ? zlh : null;
         long floats = 0;
-        for (float[] a : new float[][] {ph, ph2, pl, px, zhh, zlh, zll, zl, zhl, zh, upLr, lrPre, scratch, kp, sh, sl, invNormH,
+        for (float[] a : new float[][] {ph, ph2, pl, px, zhh, zlh, zll, zl, zhl, zh, upLr, lrPre, scratch, scratchLr, kp, kpHigh, sh, sl, invNormH,
                 invNormL, hrConv, lrConv, delta}) {
             if (a != null) floats += a.length;
         }
@@ -167,28 +168,28 @@ final class CpuModuleForward implements ModuleForward {
             // (a) initial AHPF on the compressed hr feature: P_h' = 2 P_h - CARAFE(P_h, N(E_H(P_h)))
             conv2d(par, ph, B, H, W, packed.encoderHigh, ed, ep, zhh, scratch);
             clock.lap(Stage.ENCODE);
-            normalisePacked(par, zhh, B, th, H, W, wt.hammingHighpass, null, kp);                  // K_h0
+            normalisePacked(par, zhh, B, th, H, W, wt.hammingHighpass, null, kpHigh);              // K_h0
             clock.lap(Stage.NORMALISE);
-            carafe(par, ph, B, Cc, H, W, kp, cfg.highpassKernel(), 1, ph, 2f, -1f, ph2);
+            carafeOfIntermediate(par, ph, B, Cc, H, W, kpHigh, cfg.highpassKernel(), 1, ph, 2f, -1f, ph2);
             clock.lap(Stage.REASSEMBLE);
             // (b) ALPF logits: Z_l = E_L(P_h') + CARAFE(E_L(P_l), N(E_L(P_h')), s=2)
             conv2d(par, ph2, B, H, W, packed.encoderLow, ed, ep, zlh, scratch);
             // with (c)'s AHPF lr logits Z_hl = E_H(P_l): both encoders of P_l in one pass where they stack
             if (packed.lrEncoders != null) {
-                conv3x3Split(par, pl, B, h, w, packed.lrEncoders, tl, zll, zhl, scratch);
+                conv3x3Split(par, pl, B, h, w, packed.lrEncoders, tl, zll, zhl, scratchLr);
             } else {
-                conv2d(par, pl, B, h, w, packed.encoderLow, ed, ep, zll, scratch);
-                conv2d(par, pl, B, h, w, packed.encoderHigh, ed, ep, zhl, scratch);
+                conv2d(par, pl, B, h, w, packed.encoderLow, ed, ep, zll, scratchLr);
+                conv2d(par, pl, B, h, w, packed.encoderHigh, ed, ep, zhl, scratchLr);
             }
             clock.lap(Stage.ENCODE);
             normalisePacked(par, zlh, B, tl, H, W, wt.hammingLowpass, null, kp);                   // K_l0
             clock.lap(Stage.NORMALISE);
-            carafe(par, zll, B, tl, h, w, kp, cfg.lowpassKernel(), 2, zlh, 1f, 1f, zl);
+            carafeOfIntermediate(par, zll, B, tl, h, w, kp, cfg.lowpassKernel(), 2, zlh, 1f, 1f, zl);
             clock.lap(Stage.REASSEMBLE);
             normalisePacked(par, zl, B, tl, H, W, wt.hammingLowpass, mask, kp);                    // K_l
             clock.lap(Stage.NORMALISE);
             // Z_h = Z_hh + CARAFE(Z_hl, K_l, k_l, s=2)
-            if (wantHr) carafe(par, zhl, B, th, h, w, kp, cfg.lowpassKernel(), 2, zhh, 1f, 1f, zh);
+            if (wantHr) carafeOfIntermediate(par, zhl, B, th, h, w, kp, cfg.lowpassKernel(), 2, zhh, 1f, 1f, zh);
             if (fuseFinal && sum != null) {
                 // (d) both filters applied to the real features in one pass: lr_out = CARAFE(X_l, K_l, s=2),
                 // hr_out = 2 X_h - CARAFE(X_h, K_h) and the fpn-add level sum
@@ -206,10 +207,10 @@ final class CpuModuleForward implements ModuleForward {
         } else if (cfg.semiConv()) {
             // 5.1: Z = E(P_h) + NearestUp(E(P_l)), no enhancement
             conv2d(par, ph, B, H, W, packed.encoderLow, ed, ep, zlh, scratch);
-            conv2d(par, pl, B, h, w, packed.encoderLow, ed, ep, zll, scratch);
+            conv2d(par, pl, B, h, w, packed.encoderLow, ed, ep, zll, scratchLr);
             if (cfg.useHighPass()) {
                 conv2d(par, ph, B, H, W, packed.encoderHigh, ed, ep, zhh, scratch);
-                conv2d(par, pl, B, h, w, packed.encoderHigh, ed, ep, zhl, scratch);
+                conv2d(par, pl, B, h, w, packed.encoderHigh, ed, ep, zhl, scratchLr);
             }
             clock.lap(Stage.ENCODE);
             nearest(par, zll, B, tl, h, w, H, W, zlh, zl);
@@ -248,10 +249,10 @@ final class CpuModuleForward implements ModuleForward {
 
         // (d) hr branch: hr_out = (2 or 1) X_h - CARAFE(X_h, N(Z_h), k_h, s=1); hrOut may be null when sum is not
         if (cfg.useHighPass()) {
-            normalisePacked(par, zh, B, th, H, W, wt.hammingHighpass, null, kp);                   // K_h
+            normalisePacked(par, zh, B, th, H, W, wt.hammingHighpass, null, kpHigh);               // K_h
             clock.lap(Stage.NORMALISE);
-            if (sum != null) carafeAndAdd(par, xh, B, Ch, H, W, kp, cfg.highpassKernel(), 1, xh, hrSelfScale(), -1f, hrOut, lrTarget, sum);
-            else carafe(par, xh, B, Ch, H, W, kp, cfg.highpassKernel(), 1, xh, hrSelfScale(), -1f, hrOut);
+            if (sum != null) carafeAndAdd(par, xh, B, Ch, H, W, kpHigh, cfg.highpassKernel(), 1, xh, hrSelfScale(), -1f, hrOut, lrTarget, sum);
+            else carafe(par, xh, B, Ch, H, W, kpHigh, cfg.highpassKernel(), 1, xh, hrSelfScale(), -1f, hrOut);
         } else {
             if (hrOut != null) System.arraycopy(xh, 0, hrOut, 0, B * Ch * H * W);
             if (sum != null) VectorKernels.add(par, xh, lrTarget, sum);

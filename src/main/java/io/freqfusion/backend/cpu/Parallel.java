@@ -1,14 +1,21 @@
 package io.freqfusion.backend.cpu;
 
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * The one parallel-for of the CPU backend: splits [0, n) into contiguous chunks that the calling thread and
- * {@code threads - 1} resident workers claim from a shared counter, large ones first. Kernels pick the unit of work (a row, a
- * channel block) so that chunks are cache-friendly.
+ * The one parallel-for of the CPU backend: splits [0, n) into one contiguous range per thread (the calling thread and
+ * {@code threads - 1} resident workers); each thread runs its own range front to back, then takes what is left of the
+ * others' from their far ends. Kernels pick the unit of work (a row block, a band of rows) and order it in image
+ * order, so that the same thread makes and then reads the same rows in consecutive kernels.
+ *
+ * <p>Why ranges per thread and not one shared counter (guided chunks, until 2026-11-30): on a VM the two vCPUs may
+ * sit on different CCDs for seconds at a time (a cache line passed between them took ~165 ns instead of ~30-40, in
+ * phases), and then every kernel that read rows the other core had just written ran 2-7x slower (the Winograd
+ * padded copy 7x in JFR samples; W2 4.4-4.8 ms instead of 2.9-3.1, in about a third of processes, never with one
+ * thread). With each thread keeping its rows, the forward took 0.77-0.80 of the shared counter's time in those phases
+ * (in-process A/B at W2) and the same time otherwise (separate processes, 2.93-3.07 against 2.94-3.11 ms).
  *
  * <p>Why not a ForkJoinPool: a forward is ~20 short kernels in a row, and a pool whose workers park between
  * them wakes up late (measured: a 4 ms convolution sometimes ran on one worker only). Here the caller works
@@ -52,27 +59,39 @@ public final class Parallel implements AutoCloseable {
     private volatile boolean closed;
 
     /*
-     * The job in progress, in fields reused by every call so that a call allocates nothing. Threads claim items by
-     * compare-and-set on the claim word, (generation << 32) | next item, so a thread still holding an earlier job's
-     * word can never claim from a later job. A job is closed to such threads (its generation with NOT_OPEN), set up
-     * (body, size), then opened (next item 0) by volatile writes. The caller waits for done == n before the next job.
+     * The job in progress, in fields reused by every call so that a call allocates nothing. Items [0, n) are dealt out
+     * as one contiguous range per thread (the caller the first, worker i the (i + 1)-th), so that in consecutive
+     * kernels whose items run in image order a thread reads the rows it wrote itself; a thread done with its own range
+     * takes what is left of the others' from their far ends. Each range is one claim word in its own cache line,
+     * (generation << 40) | (next << 20) | end: its owner advances next, others pull end back, both by compare-and-set,
+     * so a thread still holding an earlier job's word can never claim from a later job. A job is closed (every word
+     * set empty with the new generation), set up (body, size), then opened (each word its range) by volatile writes,
+     * then announced (jobGeneration). The caller waits for the done count to reach the job's size.
      */
-    private final AtomicLong claim = new AtomicLong();
-    private final AtomicInteger done = new AtomicInteger();
+    /** Longs between two threads' claim words (and the done count): 128 bytes, two cache lines, none shared. */
+    private static final int STRIDE = 16;
+    private static final int ITEM_BITS = 20, GEN_BITS = 24;
+    private static final long ITEM_MASK = (1L << ITEM_BITS) - 1, GEN_MASK = (1L << GEN_BITS) - 1;
+    /** Items per job (a range end must fit the word's 20 bits); a larger call runs as consecutive jobs. */
+    static final int MAX_ITEMS = (int) ITEM_MASK;
+    private final AtomicLongArray words;
+    private final int doneIndex;
+    private volatile int jobGeneration;
     private RangeBody body;
-    private int n;
+    private int n, offset;
     private Thread caller;
     private volatile Throwable error;
     private int generation;
-    /** The claim word's item index while a job is being set up: negative, so no thread claims from it. */
-    private static final long NOT_OPEN = 0xFFFF_FFFFL;
 
     public Parallel(int threads) {
         if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
         this.threads = threads;
+        this.words = new AtomicLongArray((threads + 2) * STRIDE);
+        this.doneIndex = (threads + 1) * STRIDE;
         this.workers = new Thread[threads - 1];
         for (int i = 0; i < workers.length; i++) {
-            Thread t = new Thread(this::workerLoop, "freqfusion-cpu-" + (i + 1));
+            int slot = i + 1;
+            Thread t = new Thread(() -> workerLoop(slot), "freqfusion-cpu-" + slot);
             t.setDaemon(true);
             workers[i] = t;
             t.start();
@@ -91,43 +110,57 @@ public final class Parallel implements AutoCloseable {
         lock.lock();
         try {
             if (closed) throw new IllegalStateException("CPU backend closed");
-            int g = generation = generation + 1 == 0 ? 1 : generation + 1;
-            // First close the previous job's claims (a thread may have read its claim word, then read the size below
-            // while it changes: its compare-and-set must fail), then set the job up, then open it.
-            claim.set(((long) g << 32) | NOT_OPEN);
-            this.body = body;
-            this.n = n;
-            this.caller = Thread.currentThread();
-            this.error = null;
-            done.set(0);
-            claim.set((long) g << 32);
-            for (Thread w : workers) LockSupport.unpark(w);
-            work(g);
-            awaitDone(n);
-            this.body = null;   // the body holds the call's arrays: not kept past the call
-            Throwable e = error;
-            if (e != null) {
-                error = null;
-                if (e instanceof RuntimeException re) throw re;
-                if (e instanceof Error err) throw err;
-                throw new IllegalStateException(e);
-            }
+            for (int from = 0; from < n; from += MAX_ITEMS) runJob(from, Math.min(MAX_ITEMS, n - from), body);
         } finally {
             lock.unlock();
         }
     }
 
-    private void workerLoop() {
+    private void runJob(int offset, int n, RangeBody body) {
+        int g = (int) ((generation + 1) & GEN_MASK);
+        generation = g = g == 0 ? 1 : g;   // 0 is the generation before the first job
+        // First close the previous job's words (a thread may have read one, then read the size below while it
+        // changes: its compare-and-set must fail), then set the job up, then open it.
+        for (int t = 0; t < threads; t++) words.set(t * STRIDE, word(g, 0, 0));
+        this.body = body;
+        this.n = n;
+        this.offset = offset;
+        this.caller = Thread.currentThread();
+        this.error = null;
+        words.set(doneIndex, 0);
+        for (int t = 0; t < threads; t++) words.set(t * STRIDE, word(g, rangeStart(n, t), rangeStart(n, t + 1)));
+        jobGeneration = g;
+        for (Thread w : workers) LockSupport.unpark(w);
+        work(g, 0);
+        awaitDone(n);
+        this.body = null;   // the body holds the call's arrays: not kept past the call
+        Throwable e = error;
+        if (e != null) {
+            error = null;
+            if (e instanceof RuntimeException re) throw re;
+            if (e instanceof Error err) throw err;
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Thread t's own items of a job of n: [rangeStart(n, t), rangeStart(n, t + 1)). */
+    private int rangeStart(int n, int t) { return (int) ((long) n * t / threads); }
+
+    private static long word(int g, int next, int end) {
+        return ((long) g << (2 * ITEM_BITS)) | ((long) next << ITEM_BITS) | end;
+    }
+
+    private void workerLoop(int slot) {
         int last = 0;
         while (!closed) {
-            int g = (int) (claim.get() >>> 32);
+            int g = jobGeneration;
             if (g != last) {
                 last = g;
-                work(g);
+                work(g, slot);
                 continue;
             }
             long spinUntil = System.nanoTime() + SPIN_NANOS;
-            while ((int) (claim.get() >>> 32) == last) {
+            while (jobGeneration == last) {
                 if (closed) return;
                 if (System.nanoTime() < spinUntil) {
                     Thread.onSpinWait();
@@ -138,40 +171,54 @@ public final class Parallel implements AutoCloseable {
         }
     }
 
+    /** Job g's items on thread slot: its own range front to back, then the rest of the other ranges. */
+    private void work(int g, int slot) {
+        if (!drain(g, slot, true)) return;
+        for (int k = 1; k < threads; k++) {
+            if (!drain(g, (slot + k) % threads, false)) return;
+        }
+    }
+
     /**
-     * Claims chunks of job g of decreasing size (guided scheduling: a 1/(2 threads) share of what is left, at least one
-     * item) until none is left: large first chunks keep a thread on neighbouring items, the small last ones let the
-     * threads finish together. Fixed chunks of 1/(4 threads) left a thread idle for half a chunk at the end of each
-     * kernel on average (whole forward 0.957 and 0.958 at W2, 0.987 at W3 in in-process A/Bs).
+     * Claims chunks of range t of job g until it is empty: its owner a quarter of what is left at a time from the
+     * front (large chunks, few claims), others half of it from the back (what the owner will not reach soon). Returns
+     * false once the range's word belongs to a later job.
      */
-    private void work(int g) {
+    private boolean drain(int g, int t, boolean own) {
+        int i = t * STRIDE;
         while (true) {
-            long c = claim.get();
-            if ((int) (c >>> 32) != g) return;
-            int from = (int) c;
-            if (from < 0) {                 // job g is being set up
-                Thread.onSpinWait();
-                continue;
-            }
+            long c = words.get(i);
+            if ((int) (c >>> (2 * ITEM_BITS)) != g) return false;
+            int next = (int) ((c >>> ITEM_BITS) & ITEM_MASK), end = (int) (c & ITEM_MASK);
+            if (next >= end) return true;
             // read before the claim: a successful claim of job g (open) proves these were job g's
-            int n = this.n;
+            int n = this.n, offset = this.offset;
             RangeBody b = this.body;
-            if (from >= n) return;
-            int to = Math.min(n, from + Math.max(1, (n - from) / (2 * threads)));
-            if (!claim.compareAndSet(c, ((long) g << 32) | to)) continue;
+            int from, to;
+            long claimed;
+            if (own) {
+                from = next;
+                to = next + Math.max(1, (end - next) / 4);
+                claimed = word(g, to, end);
+            } else {
+                to = end;
+                from = end - Math.max(1, (end - next) / 2);
+                claimed = word(g, next, from);
+            }
+            if (!words.compareAndSet(i, c, claimed)) continue;
             Thread waiting = caller;
             try {
-                b.run(from, to);
-            } catch (Throwable t) {
-                error = t;
+                b.run(offset + from, offset + to);
+            } catch (Throwable e) {
+                error = e;
             }
-            if (done.addAndGet(to - from) == n) LockSupport.unpark(waiting);
+            if (words.addAndGet(doneIndex, to - from) == n) LockSupport.unpark(waiting);
         }
     }
 
     private void awaitDone(int n) {
         long spinUntil = System.nanoTime() + SPIN_NANOS;
-        while (done.get() < n) {
+        while (words.get(doneIndex) < n) {
             if (System.nanoTime() < spinUntil) Thread.onSpinWait();
             else LockSupport.parkNanos(this, 50_000);
         }

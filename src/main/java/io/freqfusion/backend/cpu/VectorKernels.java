@@ -429,7 +429,8 @@ final class VectorKernels {
         WinogradCopyTask winogradCopy = WINOGRAD_COPY.get();
         winogradCopy.x = x; winogradCopy.xp = xp; winogradCopy.h = h; winogradCopy.w = w;
         winogradCopy.inPlane = inPlane; winogradCopy.hp = hp; winogradCopy.pe = pe;
-        par.run(B * ci, winogradCopy);
+        winogradCopy.ci = ci; winogradCopy.blocks = (h + 3) / 4;
+        par.run(B * winogradCopy.blocks, winogradCopy);
         int blocks = (h + 3) / 4, strips = ((w + 1) / 2 + strip - 1) / strip;
         // position strides of V and M one strip past a multiple of ci (co) strips: a power-of-two stride would put
         // a channel's 24 positions in one L1 set
@@ -486,16 +487,33 @@ final class VectorKernels {
 
     private static final ThreadLocal<WinogradCopyTask> WINOGRAD_COPY = ThreadLocal.withInitial(WinogradCopyTask::new);
 
-    /** {@link #convWinograd}'s padded, deinterleaved copy, the call's arguments in fields (see {@link Parallel.Task}). */
+    /**
+     * {@link #convWinograd}'s padded, deinterleaved copy, the call's arguments in fields (see {@link Parallel.Task}). Unit
+     * of work: a batch's block of 4 padded rows (the rows the Winograd block of the same index starts on) over all
+     * channels, in image order like the Winograd's units, so that each thread copies the rows it wrote as the
+     * previous kernel's output and the Winograd then reads them from its own cache.
+     */
     private static final class WinogradCopyTask extends Parallel.Task {
         float[] x, xp;
-        int h, w, inPlane, hp, pe;
+        int h, w, inPlane, hp, pe, ci, blocks;
 
         @Override
         public void run(int from, int to) {
             float[] x = this.x, xp = this.xp;
-            int h = this.h, w = this.w, inPlane = this.inPlane, hp = this.hp, pe = this.pe;
-            for (int pl = from; pl < to; pl++) toEvenOddRows(x, pl * h * w, h, w, xp, pl * inPlane, hp, pe);
+            int h = this.h, w = this.w, inPlane = this.inPlane, hp = this.hp, pe = this.pe, ci = this.ci, blocks = this.blocks;
+            int rl = 2 * pe;
+            for (int item = from; item < to; item++) {
+                int b = item / blocks, j = item % blocks;
+                // block j: padded rows 4 j .. 4 j + 3; the last block also the two rows below (hp = 4 blocks + 2)
+                int r0 = 4 * j, r1 = j == blocks - 1 ? hp : r0 + 4;
+                for (int c = 0; c < ci; c++) {
+                    int plane = (b * ci + c) * inPlane, src = (b * ci + c) * h * w;
+                    for (int r = r0; r < r1; r++) {
+                        if (r == 0 || r > h) java.util.Arrays.fill(xp, plane + r * rl, plane + (r + 1) * rl, 0f);
+                        else toEvenOddRow(x, src + (r - 1) * w, w, xp, plane + r * rl, pe);
+                    }
+                }
+            }
         }
 
         @Override
@@ -506,32 +524,28 @@ final class VectorKernels {
     }
 
     /**
-     * One plane into the padded, deinterleaved layout: padded row R (x row R - 1; zero outside the image) at dst + R 2 pe
-     * holds P[2 j] at j and P[2 j + 1] at pe + j, P[u] = x[u - 1] (zero outside the row): the odd run is x's even
-     * columns, the even run x's odd columns one place on.
+     * One image row into a padded, deinterleaved row at dst + r0 (2 pe floats, nothing written outside them): it holds
+     * P[2 j] at j and P[2 j + 1] at pe + j, P[u] = x[u - 1] (zero outside the row): the odd run is x's even columns,
+     * the even run x's odd columns one place on.
      */
-    private static void toEvenOddRows(float[] x, int src, int h, int w, float[] dst, int d0, int hp, int pe) {
-        int rl = 2 * pe;
-        java.util.Arrays.fill(dst, d0, d0 + rl, 0f);
-        java.util.Arrays.fill(dst, d0 + (h + 1) * rl, d0 + hp * rl, 0f);
+    private static void toEvenOddRow(float[] x, int s, int w, float[] dst, int r0, int pe) {
         FloatVector zero = FloatVector.zero(S);
-        for (int y = 0; y < h; y++) {
-            int r0 = d0 + (y + 1) * rl, s = src + y * w, ev = r0 + 1, od = r0 + pe, runs = w / (2 * L);
-            // the pads as whole zero vectors before the values (a vector past the even run's pad spills into the
-            // odd run, and one past the odd run's pad into the next row or the bottom pad rows, both written after):
-            // three Arrays.fill calls per row cost as much as the row's values
-            zero.intoArray(dst, r0);                                  // P[0]: the left pad
-            for (int z = ev + w / 2; z < od; z += L) zero.intoArray(dst, z);
-            for (int z = od + (w + 1) / 2; z < r0 + rl; z += L) zero.intoArray(dst, z);
-            // a 0-based count of 2 L runs: with X itself as the counter C2 kept a signed X / 2 and a safepoint poll per
-            // iteration (the copy 0.83-0.91 of that form's time, a same-process microbenchmark, same values)
-            for (int j = 0; j < runs; j++) {
-                FloatVector a = FloatVector.fromArray(S, x, s + 2 * L * j), b = FloatVector.fromArray(S, x, s + 2 * L * j + L);
-                a.rearrange(EVENS, b).intoArray(dst, od + L * j);
-                a.rearrange(ODDS, b).intoArray(dst, ev + L * j);
-            }
-            for (int X = 2 * L * runs; X < w; X++) dst[((X & 1) == 0 ? od : ev) + X / 2] = x[s + X];
+        int rowEnd = r0 + 2 * pe, ev = r0 + 1, od = r0 + pe, runs = w / (2 * L);
+        // the pads as whole zero vectors before the values (a vector past the even run's pad spills into the odd
+        // run, written after): three Arrays.fill calls per row cost as much as the row's values
+        zero.intoArray(dst, r0);                                  // P[0]: the left pad
+        for (int z = ev + w / 2; z < od; z += L) zero.intoArray(dst, z);
+        int z = od + (w + 1) / 2;
+        for (; z + L <= rowEnd; z += L) zero.intoArray(dst, z);
+        for (; z < rowEnd; z++) dst[z] = 0f;                      // not into the next row: another unit may own it
+        // a 0-based count of 2 L runs: with X itself as the counter C2 kept a signed X / 2 and a safepoint poll per
+        // iteration (the copy 0.83-0.91 of that form's time, a same-process microbenchmark, same values)
+        for (int j = 0; j < runs; j++) {
+            FloatVector a = FloatVector.fromArray(S, x, s + 2 * L * j), b = FloatVector.fromArray(S, x, s + 2 * L * j + L);
+            a.rearrange(EVENS, b).intoArray(dst, od + L * j);
+            a.rearrange(ODDS, b).intoArray(dst, ev + L * j);
         }
+        for (int X = 2 * L * runs; X < w; X++) dst[((X & 1) == 0 ? od : ev) + X / 2] = x[s + X];
     }
 
     /**
@@ -840,13 +854,30 @@ final class VectorKernels {
      * output pixels is one unmasked load at X + s kx; each new pair copies in only its new rows. Each source vector
      * loaded feeds both output rows of the pair.
      */
+    /**
+     * Pairs per band: at most maxPairs, the bands near equal (so that the pool's even per-thread ranges of units are
+     * even in work too). With rowsByThread the bands are also a multiple of the threads in number, so that each
+     * thread's range is whole bands of rows: for a feature made earlier in the forward, whose rows (and kernel rows)
+     * the same thread made, that keeps them in its own cache (on a VM whose two vCPUs sit on different CCDs, a line
+     * the other core wrote costs ~170 ns). The final reassemblies read the client's features, which no core wrote:
+     * there the channel split (one band at W2) measured faster (X_h's pass 0.958 against 1.049 row-split in a
+     * same-process A/B).
+     */
+    private static int bandPairs(Parallel par, int pairs, int maxPairs, boolean rowsByThread) {
+        int t = par.threads(), bands = (pairs + maxPairs - 1) / maxPairs;
+        if (rowsByThread && t > 1 && pairs >= t) bands = (bands + t - 1) / t * t;
+        return (pairs + bands - 1) / bands;
+    }
+
     static void carafe(Parallel par, float[] x, int B, int C, int h, int w, float[] packed, int k, int s,
-                       float[] self, float selfScale, float carafeScale, float[] out, float[] addend, float[] sum) {
+                       float[] self, float selfScale, float carafeScale, float[] out, float[] addend, float[] sum,
+                       boolean rowsByThread) {
         if (s != 1 && s != 2) throw new IllegalArgumentException("CARAFE scale must be 1 or 2, got " + s);
         int H = h * s, W = w * s, r = (k - 1) / 2, taps = k * k, wv = vectorWidth(W);
         int dw = ringRow(s, k), rows = ringRows(s, k), cStride = rows * dw, sw = stripWidth(s, k), strips = (W + sw - 1) / sw;
         int pairs = (H + 1) / 2, pairK = taps * 2 * wv, outPlane = H * W, inPlane = h * w;
-        int bandPairs = Math.max(1, Math.min(pairs, KERNEL_BAND_BYTES / (4 * pairK))), bands = (pairs + bandPairs - 1) / bandPairs;
+        int bandPairs = bandPairs(par, pairs, Math.max(1, Math.min(pairs, KERNEL_BAND_BYTES / (4 * pairK))), rowsByThread);
+        int bands = (pairs + bandPairs - 1) / bandPairs;
         int blocks = (C + 3) / 4;
         // Rows of whole vectors are finished by the tiles themselves, straight into out (10-15 % faster than a second
         // pass over a result buffer, in-process A/B at W2 and W3); tails (W % L, the last row of an odd H, < 4 channels)
@@ -970,7 +1001,8 @@ final class VectorKernels {
         int H = 2 * h, W = 2 * w, wv = W, pairs = h, outPlane = H * W, lrPlane = h * w;
         int sw = Math.min(stripWidth(2, 5), stripWidth(1, 3)), strips = (W + sw - 1) / sw;
         int pairKL = 25 * 2 * wv, pairKH = 9 * 2 * wv;
-        int bandPairs = Math.max(1, Math.min(pairs, KERNEL_BAND_BYTES / (4 * (pairKL + pairKH)))), bands = (pairs + bandPairs - 1) / bandPairs;
+        int bandPairs = bandPairs(par, pairs, Math.max(1, Math.min(pairs, KERNEL_BAND_BYTES / (4 * (pairKL + pairKH)))), false);
+        int bands = (pairs + bandPairs - 1) / bandPairs;
         int blocks = C / 4;
         CarafeFinalTask carafeFinal = CARAFE_FINAL.get();
         carafeFinal.xl = xl; carafeFinal.xh = xh; carafeFinal.kpL = kpL; carafeFinal.kpH = kpH;

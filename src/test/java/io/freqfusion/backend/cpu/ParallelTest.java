@@ -39,6 +39,39 @@ class ParallelTest {
     }
 
     @Test
+    void aCallOfMoreItemsThanOneJobHoldsRunsEveryItemOnce() {
+        try (Parallel par = new Parallel(2)) {
+            int n = 2 * Parallel.MAX_ITEMS + 37;
+            AtomicIntegerArray hits = new AtomicIntegerArray(n);
+            par.forRange(n, (from, to) -> {
+                for (int i = from; i < to; i++) hits.incrementAndGet(i);
+            });
+            for (int i = 0; i < n; i++) assertEquals(1, hits.get(i), "item " + i);
+        }
+    }
+
+    @Test
+    void eachThreadStartsOnItsOwnRangeSoThatConsecutiveKernelsKeepTheirRowsOnOneCore() {
+        try (Parallel par = new Parallel(2)) {
+            int n = 64;
+            // every item takes a while, so that neither thread can run through the other's range before it starts
+            String[] ranBy = new String[n];
+            par.forRange(n, (from, to) -> {
+                for (int i = from; i < to; i++) {
+                    ranBy[i] = Thread.currentThread().getName();
+                    long until = System.nanoTime() + 200_000;
+                    while (System.nanoTime() < until) Thread.onSpinWait();
+                }
+            });
+            String caller = Thread.currentThread().getName();
+            assertEquals(caller, ranBy[0], "the caller owns the first half");
+            assertTrue(ranBy[n / 2].startsWith("freqfusion-cpu-"), "the worker owns the second half: " + ranBy[n / 2]);
+            long callerInFirstHalf = java.util.stream.IntStream.range(0, n / 2).filter(i -> caller.equals(ranBy[i])).count();
+            assertTrue(callerInFirstHalf >= n / 4, "the caller ran most of its own half: " + callerInFirstHalf);
+        }
+    }
+
+    @Test
     void aFailingChunkIsRethrownToTheCallerAndThePoolKeepsWorking() {
         try (Parallel par = new Parallel(2)) {
             IllegalStateException e = assertThrows(IllegalStateException.class, () -> par.forRange(64, (from, to) -> {
