@@ -144,6 +144,15 @@ child_ticks() {
   times > "$TIMES_FILE"
   CHILD_TICKS="$(tail -1 "$TIMES_FILE" | awk -v hz="$(getconf CLK_TCK)" '{ t = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); t += a[1] * 60 + a[2] } printf "%d", t * hz }')"
 }
+# Where the two vCPUs sit, per fork (bench/tools/vcpu-pingpong.c; needs a C compiler, skipped without one): ~30-40 ns
+# one way while they share a CCD, ~160-175 ns while the hypervisor runs them on different CCDs, which slows kernels
+# that read rows the other core wrote (bench/PERFORMANCE.md, "The two vCPUs on different CCDs").
+PINGPONG=""
+if command -v cc > /dev/null 2>&1; then
+  PINGPONG_DIR="$(mktemp -d)"
+  cc -O2 -pthread -o "$PINGPONG_DIR/vcpu-pingpong" "$BENCH/tools/vcpu-pingpong.c" 2> /dev/null && PINGPONG="$PINGPONG_DIR/vcpu-pingpong"
+fi
+vcpu_distance() { [ -n "$PINGPONG" ] && log "   $1: cache line between the vCPUs $("$PINGPONG" 3) ns one way" || true; }
 read -r BUSY0 STEAL0 <<< "$(cpu_ticks)"
 child_ticks; CHILD0="$CHILD_TICKS"
 WALL0="$(date +%s.%N)"
@@ -152,6 +161,7 @@ IFS=',' read -r -a CF <<< "$CONFIGS"
 for w in "${WL[@]}"; do
   for c in "${CF[@]}"; do
     for fork in $(seq 1 "$FORKS"); do
+      vcpu_distance "$w $c fork $fork"
       log "-- $w $c: torch (fork $fork/$FORKS)"
       env "${TORCH_ENV[@]}" "$PY" "$BENCH/torch/freqfusion_torch.py" --bench --quiet --carafe "$FF_TORCH_CARAFE" \
           --workloads "$w" --configs "$c" --threads "$THREADS" --warmup "$WARMUP" --runs "$RUNS" | tail -1 >> "$JSONL"

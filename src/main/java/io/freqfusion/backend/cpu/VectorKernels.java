@@ -843,18 +843,6 @@ final class VectorKernels {
     private static int stripWidth(int s, int k) { return (ringRow(s, k) - s * (k - 1)) / L * L; }
 
     /**
-     * out = selfScale * self + carafeScale * CARAFE(x, K, k, s) for s in {1, 2} (see {@link CpuKernels#carafe}); K
-     * pair-packed.
-     *
-     * <p>Unit of work: a block of 4 channels x a band of row pairs (bands sized so that their kernel stays in L2 while
-     * the channel blocks of the band run) x a column strip (one for images up to 128 output columns wide, see
-     * {@link #RING_ROW}). A unit walks its 4 source planes top to bottom, so memory is read and written in long
-     * sequential runs per plane. The source rows a pair reads (k for s = 2, k + 1 for s = 1) live in a ring of
-     * per-thread rows in L1, zero-padded and, for s = 2, spread (every value twice), so that tap (ky, kx) of a vector of
-     * output pixels is one unmasked load at X + s kx; each new pair copies in only its new rows. Each source vector
-     * loaded feeds both output rows of the pair.
-     */
-    /**
      * Pairs per band: at most maxPairs, the bands near equal (so that the pool's even per-thread ranges of units are
      * even in work too). With rowsByThread the bands are also a multiple of the threads in number, so that each
      * thread's range is whole bands of rows: for a feature made earlier in the forward, whose rows (and kernel rows)
@@ -869,6 +857,19 @@ final class VectorKernels {
         return (pairs + bands - 1) / bands;
     }
 
+    /**
+     * out = selfScale * self + carafeScale * CARAFE(x, K, k, s) for s in {1, 2} (see {@link CpuKernels#carafe}); K
+     * pair-packed.
+     *
+     * <p>Unit of work: a block of 4 channels x a band of row pairs (bands sized so that their kernel stays in L2 while
+     * the channel blocks of the band run) x a column strip (one for images up to 128 output columns wide, see
+     * {@link #RING_ROW}). A unit walks its 4 source planes top to bottom, so memory is read and written in long
+     * sequential runs per plane. The source rows a pair reads (k for s = 2, k + 1 for s = 1) live in a ring of
+     * per-thread rows in L1, zero-padded and, for s = 2, spread (every value twice), so that tap (ky, kx) of a vector of
+     * output pixels is one unmasked load at X + s kx; each new pair copies in only its new rows. Each source vector
+     * loaded feeds both output rows of the pair. With rowsByThread the units are split into the threads' ranges by rows
+     * rather than by channels ({@link #bandPairs}).
+     */
     static void carafe(Parallel par, float[] x, int B, int C, int h, int w, float[] packed, int k, int s,
                        float[] self, float selfScale, float carafeScale, float[] out, float[] addend, float[] sum,
                        boolean rowsByThread) {

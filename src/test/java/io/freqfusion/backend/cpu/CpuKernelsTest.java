@@ -422,6 +422,25 @@ class CpuKernelsTest {
     }
 
     @Test
+    void carafeSplitByRowsGivesTheChannelSplitsValues() {
+        // the same reassembly with its units split into the threads' ranges by rows (bands a multiple of the threads)
+        // and by channels: only the order of the units differs, so the values are the same bit for bit
+        java.util.Random rnd = new java.util.Random(43);
+        int B = 2, C = 9;
+        for (int[] c : new int[][] {{5, 2, 7, 16}, {3, 1, 13, 16}, {5, 2, 40, 8}, {3, 1, 33, 32}}) {
+            int k = c[0], s = c[1], h = c[2], w = c[3], H = s * h, W = s * w;
+            float[] x = new float[B * C * h * w], K = new float[B * k * k * H * W], self = new float[B * C * H * W];
+            for (float[] a : new float[][] {x, K, self}) for (int i = 0; i < a.length; i++) a[i] = (float) rnd.nextGaussian();
+            float[] packed = new float[CpuKernels.packedKernelSize(B, k * k, H, W)];
+            CpuKernels.packKernel(PAR, K, B, k * k, H, W, packed);
+            float[] byChannels = new float[self.length], byRows = new float[self.length];
+            CpuKernels.carafe(PAR, x, B, C, h, w, packed, k, s, self, 2f, -1f, byChannels);
+            CpuKernels.carafeOfIntermediate(PAR, x, B, C, h, w, packed, k, s, self, 2f, -1f, byRows);
+            assertArrayEquals(byChannels, byRows, 0f, "k=" + k + " s=" + s + " h=" + h + " w=" + w);
+        }
+    }
+
+    @Test
     void blockedSamplingGivesTheChannelMajorSamplersValues() {
         // same neighbours, weights and arithmetic: identical outputs, for smooth and scattered offsets, widths and planes
         // that are and are not whole vectors, 1 and 2 blocks per group, batch 2; and in place
