@@ -843,18 +843,19 @@ final class VectorKernels {
     private static int stripWidth(int s, int k) { return (ringRow(s, k) - s * (k - 1)) / L * L; }
 
     /**
-     * Pairs per band: at most maxPairs, the bands near equal (so that the pool's even per-thread ranges of units are
-     * even in work too). With rowsByThread the bands are also a multiple of the threads in number, so that each
+     * Bands of row pairs: enough that none has more than maxPairs, band b holding pairs [b pairs / bands, (b + 1) pairs /
+     * bands), so that they differ by one pair at most and the pool's even per-thread ranges of units are even in work
+     * too (with whole bands of maxPairs, W3's 64 pairs were 9 bands of 7 and one of 1). With rowsByThread the bands are also a multiple of the threads in number, so that each
      * thread's range is whole bands of rows: for a feature made earlier in the forward, whose rows (and kernel rows)
      * the same thread made, that keeps them in its own cache (on a VM whose two vCPUs sit on different CCDs, a line
      * the other core wrote costs ~170 ns). The final reassemblies read the client's features, which no core wrote:
      * there the channel split (one band at W2) measured faster (X_h's pass 0.958 against 1.049 row-split in a
      * same-process A/B).
      */
-    private static int bandPairs(Parallel par, int pairs, int maxPairs, boolean rowsByThread) {
+    private static int bands(Parallel par, int pairs, int maxPairs, boolean rowsByThread) {
         int t = par.threads(), bands = (pairs + maxPairs - 1) / maxPairs;
-        if (rowsByThread && t > 1 && pairs >= t) bands = (bands + t - 1) / t * t;
-        return (pairs + bands - 1) / bands;
+        if (rowsByThread && t > 1 && pairs >= t) bands = Math.min(pairs, (bands + t - 1) / t * t);
+        return bands;
     }
 
     /**
@@ -868,7 +869,7 @@ final class VectorKernels {
      * per-thread rows in L1, zero-padded and, for s = 2, spread (every value twice), so that tap (ky, kx) of a vector of
      * output pixels is one unmasked load at X + s kx; each new pair copies in only its new rows. Each source vector
      * loaded feeds both output rows of the pair. With rowsByThread the units are split into the threads' ranges by rows
-     * rather than by channels ({@link #bandPairs}).
+     * rather than by channels ({@link #bands}).
      */
     static void carafe(Parallel par, float[] x, int B, int C, int h, int w, float[] packed, int k, int s,
                        float[] self, float selfScale, float carafeScale, float[] out, float[] addend, float[] sum,
@@ -877,8 +878,7 @@ final class VectorKernels {
         int H = h * s, W = w * s, r = (k - 1) / 2, taps = k * k, wv = vectorWidth(W);
         int dw = ringRow(s, k), rows = ringRows(s, k), cStride = rows * dw, sw = stripWidth(s, k), strips = (W + sw - 1) / sw;
         int pairs = (H + 1) / 2, pairK = taps * 2 * wv, outPlane = H * W, inPlane = h * w;
-        int bandPairs = bandPairs(par, pairs, Math.max(1, Math.min(pairs, KERNEL_BAND_BYTES / (4 * pairK))), rowsByThread);
-        int bands = (pairs + bandPairs - 1) / bandPairs;
+        int bands = bands(par, pairs, Math.max(1, Math.min(pairs, KERNEL_BAND_BYTES / (4 * pairK))), rowsByThread);
         int blocks = (C + 3) / 4;
         // Rows of whole vectors are finished by the tiles themselves, straight into out (10-15 % faster than a second
         // pass over a result buffer, in-process A/B at W2 and W3); tails (W % L, the last row of an odd H, < 4 channels)
@@ -890,7 +890,7 @@ final class VectorKernels {
         carafe.H = H; carafe.W = W; carafe.wv = wv; carafe.dw = dw; carafe.sw = sw; carafe.strips = strips; carafe.rows = rows;
         carafe.cStride = cStride;
         carafe.pairs = pairs; carafe.pairK = pairK; carafe.outPlane = outPlane; carafe.inPlane = inPlane;
-        carafe.bandPairs = bandPairs; carafe.bands = bands; carafe.blocks = blocks; carafe.selfScale = selfScale;
+        carafe.bands = bands; carafe.blocks = blocks; carafe.selfScale = selfScale;
         carafe.carafeScale = carafeScale; carafe.wholeVectors = wholeVectors;
         par.run(B * bands * strips * blocks, carafe);
     }
@@ -900,7 +900,7 @@ final class VectorKernels {
     /** {@link #carafe}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
     private static final class CarafeTask extends Parallel.Task {
         float[] x, packed, self, out, addend, sum;
-        int C, h, w, k, s, r, H, W, wv, dw, sw, strips, rows, cStride, pairs, pairK, outPlane, inPlane, bandPairs, bands, blocks;
+        int C, h, w, k, s, r, H, W, wv, dw, sw, strips, rows, cStride, pairs, pairK, outPlane, inPlane, bands, blocks;
         float selfScale, carafeScale;
         boolean wholeVectors;
 
@@ -911,7 +911,7 @@ final class VectorKernels {
             int C = this.C, h = this.h, w = this.w, k = this.k, s = this.s, r = this.r, H = this.H, W = this.W;
             int wv = this.wv, dw = this.dw, sw = this.sw, strips = this.strips, rows = this.rows, cStride = this.cStride;
             int pairs = this.pairs;
-            int pairK = this.pairK, outPlane = this.outPlane, inPlane = this.inPlane, bandPairs = this.bandPairs;
+            int pairK = this.pairK, outPlane = this.outPlane, inPlane = this.inPlane;
             int bands = this.bands, blocks = this.blocks, taps = k * k;
             float selfScale = this.selfScale, carafeScale = this.carafeScale;
             boolean wholeVectors = this.wholeVectors;
@@ -932,7 +932,7 @@ final class VectorKernels {
                 int b = item / (bands * strips * blocks), band = (item / (strips * blocks)) % bands;
                 int x0 = (item / blocks) % strips * sw, c = (item % blocks) * 4;
                 int width = Math.min(sw, W - x0), wvs = vectorWidth(width);   // the strip's columns, whole vectors
-                int nc = Math.min(4, C - c), p0 = band * bandPairs, p1 = Math.min(pairs, p0 + bandPairs);
+                int nc = Math.min(4, C - c), p0 = band * pairs / bands, p1 = (band + 1) * pairs / bands;
                 int next = Integer.MIN_VALUE;   // the first source row not yet in the ring
                 for (int p = p0; p < p1; p++) {
                     int y0 = 2 * p, sy0 = (s == 2 ? p : y0) - r;
@@ -1002,8 +1002,7 @@ final class VectorKernels {
         int H = 2 * h, W = 2 * w, wv = W, pairs = h, outPlane = H * W, lrPlane = h * w;
         int sw = Math.min(stripWidth(2, 5), stripWidth(1, 3)), strips = (W + sw - 1) / sw;
         int pairKL = 25 * 2 * wv, pairKH = 9 * 2 * wv;
-        int bandPairs = bandPairs(par, pairs, Math.max(1, Math.min(pairs, KERNEL_BAND_BYTES / (4 * (pairKL + pairKH)))), false);
-        int bands = (pairs + bandPairs - 1) / bandPairs;
+        int bands = bands(par, pairs, Math.max(1, Math.min(pairs, KERNEL_BAND_BYTES / (4 * (pairKL + pairKH)))), false);
         int blocks = C / 4;
         CarafeFinalTask carafeFinal = CARAFE_FINAL.get();
         carafeFinal.xl = xl; carafeFinal.xh = xh; carafeFinal.kpL = kpL; carafeFinal.kpH = kpH;
@@ -1011,7 +1010,7 @@ final class VectorKernels {
         carafeFinal.h = h; carafeFinal.w = w; carafeFinal.H = H; carafeFinal.W = W; carafeFinal.wv = wv;
         carafeFinal.pairs = pairs; carafeFinal.outPlane = outPlane; carafeFinal.lrPlane = lrPlane;
         carafeFinal.sw = sw; carafeFinal.strips = strips;
-        carafeFinal.pairKL = pairKL; carafeFinal.pairKH = pairKH; carafeFinal.bandPairs = bandPairs;
+        carafeFinal.pairKL = pairKL; carafeFinal.pairKH = pairKH;
         carafeFinal.bands = bands; carafeFinal.blocks = blocks; carafeFinal.hrSelfScale = hrSelfScale;
         par.run(B * bands * strips * blocks, carafeFinal);
     }
@@ -1021,7 +1020,7 @@ final class VectorKernels {
     /** {@link #carafeFinal}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
     private static final class CarafeFinalTask extends Parallel.Task {
         float[] xl, xh, kpL, kpH, lrOut, hrOut, sum;
-        int C, h, w, H, W, wv, pairs, outPlane, lrPlane, sw, strips, pairKL, pairKH, bandPairs, bands, blocks;
+        int C, h, w, H, W, wv, pairs, outPlane, lrPlane, sw, strips, pairKL, pairKH, bands, blocks;
         float hrSelfScale;
 
         @Override
@@ -1031,7 +1030,7 @@ final class VectorKernels {
             int C = this.C, h = this.h, w = this.w, H = this.H, W = this.W, wv = this.wv, pairs = this.pairs;
             int outPlane = this.outPlane, lrPlane = this.lrPlane, sw = this.sw, strips = this.strips;
             int pairKL = this.pairKL, pairKH = this.pairKH;
-            int bandPairs = this.bandPairs, bands = this.bands, blocks = this.blocks;
+            int bands = this.bands, blocks = this.blocks;
             float hrSelfScale = this.hrSelfScale;
             float[] ringL = SOURCE_ROWS.get(4 * RING_K5S2 + 2 * L), ringH = SOURCE_ROWS_HR.get(4 * RING_K3S1 + 2 * L);
             // an output nobody asked for (a level's hr_out or lr_out when only the sum is wanted) is made in L1 rows
@@ -1042,7 +1041,7 @@ final class VectorKernels {
             for (int item = from; item < to; item++) {
                 int b = item / (bands * strips * blocks), band = (item / (strips * blocks)) % bands;
                 int x0 = (item / blocks) % strips * sw, c = (item % blocks) * 4, width = Math.min(sw, W - x0);
-                int p0 = band * bandPairs, p1 = Math.min(pairs, p0 + bandPairs);
+                int p0 = band * pairs / bands, p1 = (band + 1) * pairs / bands;
                 int nextL = Integer.MIN_VALUE, nextH = Integer.MIN_VALUE;   // the first source rows not yet in the rings
                 for (int p = p0; p < p1; p++) {
                     int y0 = 2 * p, syL = p - 2, syH = y0 - 1;
