@@ -174,6 +174,7 @@ for w in "${WL[@]}"; do
 done
 read -r BUSY1 STEAL1 <<< "$(cpu_ticks)"
 child_ticks; CHILD1="$CHILD_TICKS"; rm -f "$TIMES_FILE"
+if [ -n "${PINGPONG_DIR:-}" ]; then rm -rf "$PINGPONG_DIR"; fi
 WALL1="$(date +%s.%N)"
 HZ="$(getconf CLK_TCK)"
 FOREIGN="$(awk -v b="$((BUSY1 - BUSY0))" -v s="$((STEAL1 - STEAL0))" -v c="$((CHILD1 - CHILD0))" -v hz="$HZ" \

@@ -94,8 +94,7 @@ final class CpuModuleForward implements ModuleForward {
         this.packed = packed;
         delta = fr ? new float[nL * 8 * g] : null;
         scratch = new float[scratchSize()];
-        int lrScratch = semi ? CpuKernels.convScratch(B, Cc, h, w, cfg.encoderKernel(), cfg.encoderPadding()) : 0;
-        scratchLr = semi ? new float[lrScratch] : null;
+        scratchLr = semi ? new float[CpuKernels.convScratch(B, Cc, h, w, cfg.encoderKernel(), cfg.encoderPadding())] : null;
         kp = new float[CpuKernels.packedKernelSize(B, tl, H, W)];
         kpHigh = hp ? new float[CpuKernels.packedKernelSize(B, th, H, W)] : null;
         fuseFinal = cfu && hp && !fr && Ch == Cl

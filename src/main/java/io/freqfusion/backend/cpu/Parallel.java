@@ -86,8 +86,8 @@ public final class Parallel implements AutoCloseable {
     public Parallel(int threads) {
         if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
         this.threads = threads;
-        this.words = new AtomicLongArray((threads + 2) * STRIDE);
-        this.doneIndex = (threads + 1) * STRIDE;
+        this.words = new AtomicLongArray((threads + 1) * STRIDE);
+        this.doneIndex = threads * STRIDE;
         this.workers = new Thread[threads - 1];
         for (int i = 0; i < workers.length; i++) {
             int slot = i + 1;

@@ -426,12 +426,12 @@ final class VectorKernels {
      */
     static void convWinograd(Parallel par, float[] x, int B, int h, int w, ConvWeights cw, float[] out, float[] out2, int split, float[] xp) {
         int ci = cw.ci, co = cw.co, strip = 2 * L, hp = winogradRows(h), pe = winogradRun(w), rl = 2 * pe, inPlane = hp * rl;
+        int blocks = (h + 3) / 4;
         WinogradCopyTask winogradCopy = WINOGRAD_COPY.get();
         winogradCopy.x = x; winogradCopy.xp = xp; winogradCopy.h = h; winogradCopy.w = w;
-        winogradCopy.inPlane = inPlane; winogradCopy.hp = hp; winogradCopy.pe = pe;
-        winogradCopy.ci = ci; winogradCopy.blocks = (h + 3) / 4;
-        par.run(B * winogradCopy.blocks, winogradCopy);
-        int blocks = (h + 3) / 4, strips = ((w + 1) / 2 + strip - 1) / strip;
+        winogradCopy.inPlane = inPlane; winogradCopy.hp = hp; winogradCopy.pe = pe; winogradCopy.ci = ci; winogradCopy.blocks = blocks;
+        par.run(B * blocks, winogradCopy);
+        int strips = ((w + 1) / 2 + strip - 1) / strip;
         // position strides of V and M one strip past a multiple of ci (co) strips: a power-of-two stride would put
         // a channel's 24 positions in one L1 set
         int vps = (ci + 1) * strip, mps = (co + 1) * strip;
@@ -845,8 +845,8 @@ final class VectorKernels {
     /**
      * Bands of row pairs: enough that none has more than maxPairs, band b holding pairs [b pairs / bands, (b + 1) pairs /
      * bands), so that they differ by one pair at most and the pool's even per-thread ranges of units are even in work
-     * too (with whole bands of maxPairs, W3's 64 pairs were 9 bands of 7 and one of 1). With rowsByThread the bands are also a multiple of the threads in number, so that each
-     * thread's range is whole bands of rows: for a feature made earlier in the forward, whose rows (and kernel rows)
+     * too (with whole bands of maxPairs, W3's 64 pairs were 9 bands of 7 and one of 1). With rowsByThread the bands are
+     * also a multiple of the threads in number, so that each thread's range is whole bands of rows: for a feature made earlier in the forward, whose rows (and kernel rows)
      * the same thread made, that keeps them in its own cache (on a VM whose two vCPUs sit on different CCDs, a line
      * the other core wrote costs ~170 ns). The final reassemblies read the client's features, which no core wrote:
      * there the channel split (one band at W2) measured faster (X_h's pass 0.958 against 1.049 row-split in a
