@@ -53,6 +53,8 @@ cases = [
   ('spec_cfu_off_resample', dict(comp_feat_upsample=False, use_high_pass=False, feature_resample=True, hamming_window=False, compressed_channels=16), 2, 4, 8, (8, 8), (4, 4)),
   ('spec_semi_off_nearest_odd', dict(semi_conv=False, hr_residual=False), 1, 5, 7, (9, 17), (4, 5)),
   ('spec_tiny', dict(compressed_channels=8, feature_resample=True, feature_resample_group=1), 1, 1, 1, (2, 2), (1, 1)),
+  # widths of whole 32-column chunks at both resolutions: the encoders' padded copies written by their producers
+  ('spec_producer_pads_b2', dict(compressed_channels=16), 2, 8, 8, (10, 64), (5, 32)),
 ]
 os.makedirs(OUT, exist_ok=True)
 rng = np.random.default_rng(1234)

@@ -31,7 +31,7 @@ class SpecCasesTest {
         Path dir = Path.of(SpecCasesTest.class.getResource("/spec-cases").toURI());
         try (Stream<Path> s = Files.list(dir)) {
             List<Path> l = s.filter(p -> p.toString().endsWith(".safetensors")).sorted().toList();
-            assertEquals(8, l.size());
+            assertEquals(9, l.size());
             return l;
         }
     }

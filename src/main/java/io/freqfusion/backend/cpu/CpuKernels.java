@@ -40,6 +40,39 @@ public final class CpuKernels {
         VectorKernels.convWinograd(par, x, B, h, w, stacked, outA, outB, split, scratch);
     }
 
+    /**
+     * Whether a feature of width w can have its padded copy for a 3x3 convolution written by the kernel that makes it
+     * ({@link #conv1x1AndPad}, {@link #carafeOfIntermediate(Parallel, float[], int, int, int, int, float[], int, int,
+     * float[], float, float, float[], float[])}), so that the convolution ({@link #conv3x3Prepadded}) needs no copy
+     * pass of its own.
+     */
+    public static boolean padsInProducer(int w) {
+        return VectorKernels.padsInProducer(w);
+    }
+
+    /**
+     * A 1x1 convolution (no padding) of x (B, ci, h, w) into out (B, co, h, w) that also writes out's padded copy for a
+     * 3x3, pad-1 convolution into padded ({@link #convScratch}(B, co, h, w, 3, 1) floats, zero where nothing writes:
+     * a buffer kept for such copies, see {@link #conv3x3Prepadded}). Needs {@link #padsInProducer}(w).
+     */
+    public static void conv1x1AndPad(Parallel par, float[] x, int B, int h, int w, ConvWeights weights, float[] out, float[] padded) {
+        if (weights.k != 1) throw new IllegalArgumentException("conv1x1AndPad needs 1x1 weights, got k = " + weights.k);
+        VectorKernels.conv1x1(par, x, B, h * w, w, weights, out, padded);
+    }
+
+    /**
+     * A 3x3, stride-1, pad-1 convolution (B, ci, h, w) -> (B, co, h, w) of the input whose padded copy its producer
+     * wrote into padded ({@link #conv1x1AndPad}, {@link #carafeOfIntermediate(Parallel, float[], int, int, int, int,
+     * float[], int, int, float[], float, float, float[], float[])}); with outB non-null the output channels from split
+     * on go there (as {@link #conv3x3Split}). The padded buffer's pads must be zero: it must be used for nothing but
+     * such copies of features of this shape.
+     */
+    public static void conv3x3Prepadded(Parallel par, float[] padded, int B, int h, int w, ConvWeights weights, float[] out,
+                                        float[] outB, int split) {
+        if (weights.winograd == null) throw new IllegalArgumentException("conv3x3Prepadded needs 3x3 weights, got k = " + weights.k);
+        VectorKernels.convWinogradPrepadded(par, padded, B, h, w, weights, out, outB, outB == null ? weights.co : split);
+    }
+
     /** As above with the weights as stored, packed on every call (tests, one-off use; plans pack once). */
     public static void conv2d(Parallel par, float[] x, int B, int ci, int h, int w,
                               float[] weight, float[] bias, int co, int k, int dil, int pad,
@@ -106,6 +139,16 @@ public final class CpuKernels {
     public static void carafeOfIntermediate(Parallel par, float[] x, int B, int C, int h, int w, float[] packedKernel, int k,
                                             int s, float[] self, float selfScale, float carafeScale, float[] out) {
         VectorKernels.carafe(par, x, B, C, h, w, packedKernel, k, s, self, selfScale, carafeScale, out, null, null, true);
+    }
+
+    /**
+     * {@link #carafeOfIntermediate(Parallel, float[], int, int, int, int, float[], int, int, float[], float, float,
+     * float[])} that also writes out's padded copy for a 3x3, pad-1 convolution into padded (see {@link #conv1x1AndPad}).
+     * Needs {@link #padsInProducer}(s w).
+     */
+    public static void carafeOfIntermediate(Parallel par, float[] x, int B, int C, int h, int w, float[] packedKernel, int k,
+                                            int s, float[] self, float selfScale, float carafeScale, float[] out, float[] padded) {
+        VectorKernels.carafe(par, x, B, C, h, w, packedKernel, k, s, self, selfScale, carafeScale, out, null, null, true, padded);
     }
 
     /**

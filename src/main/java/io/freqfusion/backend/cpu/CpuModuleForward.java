@@ -30,6 +30,16 @@ final class CpuModuleForward implements ModuleForward {
      */
     private final float[] scratch, scratchLr;
     /**
+     * On the default path, the padded copies the 3x3 encoders read are written by the kernels that make their inputs
+     * (the compressors for P_h and P_l, the reassembly for P_h'), each row while it is in L1 and by the thread that
+     * made it, instead of by a copy pass per encoder (three per forward): hrPadded holds P_h's, then P_h''s
+     * (E_H is done with P_h when P_h' is made), scratchLr P_l's. Null (false) where the encoders are not Winograd 3x3
+     * convs or the width is not whole chunks ({@link CpuKernels#padsInProducer}). Their pads stay zero because
+     * nothing else writes these buffers.
+     */
+    private final float[] hrPadded;
+    private final boolean lrPadded;
+    /**
      * The normalised CARAFE kernels, pair-packed: kp the k_l^2-tap ones, kpHigh the k_h^2-tap ones (separate for the
      * same reason as the scratch: each keeps one layout, so its rows stay with the thread that reassembles them).
      */
@@ -95,12 +105,16 @@ final class CpuModuleForward implements ModuleForward {
         delta = fr ? new float[nL * 8 * g] : null;
         scratch = new float[scratchSize()];
         scratchLr = semi ? new float[CpuKernels.convScratch(B, Cc, h, w, cfg.encoderKernel(), cfg.encoderPadding())] : null;
+        boolean winogradEncoders = cfu && hp && packed.encoderHigh.winograd != null && packed.encoderLow.winograd != null
+                && cfg.encoderDilation() == 1 && cfg.encoderPadding() == 1;
+        hrPadded = winogradEncoders && CpuKernels.padsInProducer(W) ? new float[CpuKernels.convScratch(B, Cc, H, W, 3, 1)] : null;
+        lrPadded = winogradEncoders && packed.lrEncoders != null && CpuKernels.padsInProducer(w);
         kp = new float[CpuKernels.packedKernelSize(B, tl, H, W)];
         kpHigh = hp ? new float[CpuKernels.packedKernelSize(B, th, H, W)] : null;
         fuseFinal = cfu && hp && !fr && Ch == Cl
                 && CpuKernels.carafeFinalFits(Cl, w, cfg.lowpassKernel(), cfg.highpassKernel());
         long floats = 0;
-        for (float[] a : new float[][] {ph, ph2, pl, px, zhh, zlh, zll, zl, zhl, zh, upLr, lrPre, scratch, scratchLr, kp, kpHigh, sh, sl, invNormH,
+        for (float[] a : new float[][] {ph, ph2, pl, px, zhh, zlh, zll, zl, zhl, zh, upLr, lrPre, scratch, scratchLr, hrPadded, kp, kpHigh, sh, sl, invNormH,
                 invNormL, hrConv, lrConv, delta}) {
             if (a != null) floats += a.length;
         }
@@ -158,23 +172,29 @@ final class CpuModuleForward implements ModuleForward {
         if (mask == null && !wantHr && lrTarget == null) return;
 
         // compressors: P_h = HC(X_h), P_l = LC(X_l)
-        conv2d(par, xh, B, H, W, packed.hrCompressor, 1, 0, ph, scratch);
-        conv2d(par, xl, B, h, w, packed.lrCompressor, 1, 0, pl, scratch);
+        if (hrPadded != null) conv1x1AndPad(par, xh, B, H, W, packed.hrCompressor, ph, hrPadded);
+        else conv2d(par, xh, B, H, W, packed.hrCompressor, 1, 0, ph, scratch);
+        if (lrPadded) conv1x1AndPad(par, xl, B, h, w, packed.lrCompressor, pl, scratchLr);
+        else conv2d(par, xl, B, h, w, packed.lrCompressor, 1, 0, pl, scratch);
         clock.lap(Stage.COMPRESS);
 
         float[] qh = ph;   // the hr compressed feature the sampler sees (P_h' on the default path)
         if (cfg.semiConv() && cfg.compFeatUpsample()) {
             // (a) initial AHPF on the compressed hr feature: P_h' = 2 P_h - CARAFE(P_h, N(E_H(P_h)))
-            conv2d(par, ph, B, H, W, packed.encoderHigh, ed, ep, zhh, scratch);
+            if (hrPadded != null) conv3x3Prepadded(par, hrPadded, B, H, W, packed.encoderHigh, zhh, null, 0);
+            else conv2d(par, ph, B, H, W, packed.encoderHigh, ed, ep, zhh, scratch);
             clock.lap(Stage.ENCODE);
             normalisePacked(par, zhh, B, th, H, W, wt.hammingHighpass, null, kpHigh);              // K_h0
             clock.lap(Stage.NORMALISE);
-            carafeOfIntermediate(par, ph, B, Cc, H, W, kpHigh, cfg.highpassKernel(), 1, ph, 2f, -1f, ph2);
+            carafeOfIntermediate(par, ph, B, Cc, H, W, kpHigh, cfg.highpassKernel(), 1, ph, 2f, -1f, ph2, hrPadded);
             clock.lap(Stage.REASSEMBLE);
             // (b) ALPF logits: Z_l = E_L(P_h') + CARAFE(E_L(P_l), N(E_L(P_h')), s=2)
-            conv2d(par, ph2, B, H, W, packed.encoderLow, ed, ep, zlh, scratch);
+            if (hrPadded != null) conv3x3Prepadded(par, hrPadded, B, H, W, packed.encoderLow, zlh, null, 0);
+            else conv2d(par, ph2, B, H, W, packed.encoderLow, ed, ep, zlh, scratch);
             // with (c)'s AHPF lr logits Z_hl = E_H(P_l): both encoders of P_l in one pass where they stack
-            if (packed.lrEncoders != null) {
+            if (lrPadded) {
+                conv3x3Prepadded(par, scratchLr, B, h, w, packed.lrEncoders, zll, zhl, tl);
+            } else if (packed.lrEncoders != null) {
                 conv3x3Split(par, pl, B, h, w, packed.lrEncoders, tl, zll, zhl, scratchLr);
             } else {
                 conv2d(par, pl, B, h, w, packed.encoderLow, ed, ep, zll, scratchLr);

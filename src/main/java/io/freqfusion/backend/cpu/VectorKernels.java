@@ -69,6 +69,16 @@ final class VectorKernels {
 
     /** out[b, o, p] = bias[o] + sum_c w[o, c] x[b, c, p] for p < n. */
     static void conv1x1(Parallel par, float[] x, int B, int n, ConvWeights cw, float[] out) {
+        conv1x1(par, x, B, n, 0, cw, out, null);
+    }
+
+    /**
+     * {@link #conv1x1}, and with padded non-null also out's padded, deinterleaved copy for a following 3x3 Winograd conv
+     * ({@link #convWinogradPrepadded}) of out's planes of w columns: each strip is copied while it is in L1, by the
+     * thread that made it, instead of in a pass of its own. Needs {@link #padsInProducer}(w).
+     */
+    static void conv1x1(Parallel par, float[] x, int B, int n, int w, ConvWeights cw, float[] out, float[] padded) {
+        if (padded != null && !padsInProducer(w)) throw new IllegalArgumentException("no padded copy from a producer at width " + w);
         int ci = cw.ci, co = cw.co, strip = 2 * L;
         // Work unit: a span of up to 16 strips (256 pixels). Its inputs are first copied into a per-thread panel, one
         // contiguous run of the span per input channel (long sequential reads the prefetcher can follow: the ci
@@ -79,6 +89,12 @@ final class VectorKernels {
         Conv1x1Task conv1x1 = CONV1X1.get();
         conv1x1.x = x; conv1x1.out = out; conv1x1.cw = cw; conv1x1.ci = ci; conv1x1.co = co; conv1x1.n = n;
         conv1x1.span = span; conv1x1.units = units; conv1x1.strip = strip;
+        conv1x1.padded = padded; conv1x1.w = w;
+        if (padded != null) {
+            int h = n / w;
+            conv1x1.pe = winogradRun(w);
+            conv1x1.padPlane = winogradRows(h) * 2 * conv1x1.pe;
+        }
         par.run(B * units, conv1x1);
     }
 
@@ -86,15 +102,16 @@ final class VectorKernels {
 
     /** {@link #conv1x1}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
     private static final class Conv1x1Task extends Parallel.Task {
-        float[] x, out;
+        float[] x, out, padded;
         ConvWeights cw;
-        int ci, co, n, span, units, strip;
+        int ci, co, n, span, units, strip, w, pe, padPlane;
 
         @Override
         public void run(int from, int to) {
-            float[] x = this.x, out = this.out;
+            float[] x = this.x, out = this.out, padded = this.padded;
             ConvWeights cw = this.cw;
             int ci = this.ci, co = this.co, n = this.n, span = this.span, units = this.units, strip = this.strip;
+            int w = this.w, pe = this.pe, padPlane = this.padPlane, rl = 2 * pe;
             float[] panel = PANEL.get(ci * span + SLACK);
             for (int item = from; item < to; item++) {
                 int b = item / units, p0 = (item % units) * span, len = Math.min(span, n - p0);
@@ -121,7 +138,13 @@ final class VectorKernels {
                     }
                 }
                 for (int s = 0; s < strips; s++) {
-                    convBlocks(panel, s * ci * strip, null, ci, cw, out, ob + p0 + s * strip, n, Math.min(strip, len - s * strip));
+                    int p = p0 + s * strip;
+                    convBlocks(panel, s * ci * strip, null, ci, cw, out, ob + p, n, Math.min(strip, len - s * strip));
+                    if (padded != null) {
+                        // the strip's 2 L pixels lie in one row (w a multiple of 2 L): its padded row y + 1
+                        int r0 = b * co * padPlane + (p / w + 1) * rl, x0 = p % w;
+                        for (int o = 0; o < co; o++) toEvenOddChunk(out, ob + o * n + p, padded, r0 + o * padPlane, pe, x0);
+                    }
                 }
             }
         }
@@ -130,6 +153,7 @@ final class VectorKernels {
         void clear() {
             x = null;
             out = null;
+            padded = null;
             cw = null;
         }
     }
@@ -425,12 +449,27 @@ final class VectorKernels {
      * rest to out2 (B, co - split, h, w) (two convolutions of one input stacked: one padded copy and input transform).
      */
     static void convWinograd(Parallel par, float[] x, int B, int h, int w, ConvWeights cw, float[] out, float[] out2, int split, float[] xp) {
-        int ci = cw.ci, co = cw.co, strip = 2 * L, hp = winogradRows(h), pe = winogradRun(w), rl = 2 * pe, inPlane = hp * rl;
-        int blocks = (h + 3) / 4;
+        int hp = winogradRows(h), pe = winogradRun(w), inPlane = hp * 2 * pe, blocks = (h + 3) / 4;
         WinogradCopyTask winogradCopy = WINOGRAD_COPY.get();
         winogradCopy.x = x; winogradCopy.xp = xp; winogradCopy.h = h; winogradCopy.w = w;
-        winogradCopy.inPlane = inPlane; winogradCopy.hp = hp; winogradCopy.pe = pe; winogradCopy.ci = ci; winogradCopy.blocks = blocks;
+        winogradCopy.inPlane = inPlane; winogradCopy.hp = hp; winogradCopy.pe = pe; winogradCopy.ci = cw.ci; winogradCopy.blocks = blocks;
         par.run(B * blocks, winogradCopy);
+        convWinogradPrepadded(par, xp, B, h, w, cw, out, out2, split);
+    }
+
+    /**
+     * Whether the producer of a Winograd conv's input of width w can write its padded, deinterleaved copy as it goes
+     * (whole chunks of 2 L columns per row; see {@link #toEvenOddChunk}).
+     */
+    static boolean padsInProducer(int w) { return w % (2 * L) == 0; }
+
+    /**
+     * {@link #convWinograd} of an input whose padded, deinterleaved copy xp its producer has written (the values: xp's
+     * pads are zero from its allocation, and nothing else writes that buffer).
+     */
+    static void convWinogradPrepadded(Parallel par, float[] xp, int B, int h, int w, ConvWeights cw, float[] out, float[] out2, int split) {
+        int ci = cw.ci, co = cw.co, strip = 2 * L, hp = winogradRows(h), pe = winogradRun(w), rl = 2 * pe, inPlane = hp * rl;
+        int blocks = (h + 3) / 4;
         int strips = ((w + 1) / 2 + strip - 1) / strip;
         // position strides of V and M one strip past a multiple of ci (co) strips: a power-of-two stride would put
         // a channel's 24 positions in one L1 set
@@ -546,6 +585,17 @@ final class VectorKernels {
             a.rearrange(ODDS, b).intoArray(dst, ev + L * j);
         }
         for (int X = 2 * L * runs; X < w; X++) dst[((X & 1) == 0 ? od : ev) + X / 2] = x[s + X];
+    }
+
+    /**
+     * 2 L values of one row, v[s .. s + 2 L) = columns x0 .. x0 + 2 L - 1 (x0 a multiple of 2 L), into that row's padded,
+     * deinterleaved form at r0 (the layout of {@link #toEvenOddRow}; the pads are not touched): the even columns into
+     * the odd run, the odd ones into the even run.
+     */
+    private static void toEvenOddChunk(float[] v, int s, float[] dst, int r0, int pe, int x0) {
+        FloatVector a = FloatVector.fromArray(S, v, s), b = FloatVector.fromArray(S, v, s + L);
+        a.rearrange(EVENS, b).intoArray(dst, r0 + pe + x0 / 2);
+        a.rearrange(ODDS, b).intoArray(dst, r0 + 1 + x0 / 2);
     }
 
     /**
@@ -874,11 +924,26 @@ final class VectorKernels {
     static void carafe(Parallel par, float[] x, int B, int C, int h, int w, float[] packed, int k, int s,
                        float[] self, float selfScale, float carafeScale, float[] out, float[] addend, float[] sum,
                        boolean rowsByThread) {
+        carafe(par, x, B, C, h, w, packed, k, s, self, selfScale, carafeScale, out, addend, sum, rowsByThread, null);
+    }
+
+    /**
+     * {@link #carafe}, and with padded non-null also out's padded, deinterleaved copy for a following 3x3 Winograd conv
+     * ({@link #convWinogradPrepadded}), each pair of rows copied while it is in L1. Needs out and
+     * {@link #padsInProducer}(s w).
+     */
+    static void carafe(Parallel par, float[] x, int B, int C, int h, int w, float[] packed, int k, int s,
+                       float[] self, float selfScale, float carafeScale, float[] out, float[] addend, float[] sum,
+                       boolean rowsByThread, float[] padded) {
+        if (padded != null && (out == null || !padsInProducer(s * w))) {
+            throw new IllegalArgumentException("no padded copy from this reassembly (width " + s * w + ")");
+        }
         if (s != 1 && s != 2) throw new IllegalArgumentException("CARAFE scale must be 1 or 2, got " + s);
         int H = h * s, W = w * s, r = (k - 1) / 2, taps = k * k, wv = vectorWidth(W);
         int dw = ringRow(s, k), rows = ringRows(s, k), cStride = rows * dw, sw = stripWidth(s, k), strips = (W + sw - 1) / sw;
         int pairs = (H + 1) / 2, pairK = taps * 2 * wv, outPlane = H * W, inPlane = h * w;
         int bands = bands(par, pairs, Math.max(1, Math.min(pairs, KERNEL_BAND_BYTES / (4 * pairK))), rowsByThread);
+        if (padded != null && strips > 1 && sw % (2 * L) != 0) throw new IllegalArgumentException("strips of " + sw + " columns");
         int blocks = (C + 3) / 4;
         // Rows of whole vectors are finished by the tiles themselves, straight into out (10-15 % faster than a second
         // pass over a result buffer, in-process A/B at W2 and W3); tails (W % L, the last row of an odd H, < 4 channels)
@@ -892,6 +957,11 @@ final class VectorKernels {
         carafe.pairs = pairs; carafe.pairK = pairK; carafe.outPlane = outPlane; carafe.inPlane = inPlane;
         carafe.bands = bands; carafe.blocks = blocks; carafe.selfScale = selfScale;
         carafe.carafeScale = carafeScale; carafe.wholeVectors = wholeVectors;
+        carafe.padded = padded;
+        if (padded != null) {
+            carafe.pe = winogradRun(W);
+            carafe.padPlane = winogradRows(H) * 2 * carafe.pe;
+        }
         par.run(B * bands * strips * blocks, carafe);
     }
 
@@ -899,15 +969,16 @@ final class VectorKernels {
 
     /** {@link #carafe}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
     private static final class CarafeTask extends Parallel.Task {
-        float[] x, packed, self, out, addend, sum;
-        int C, h, w, k, s, r, H, W, wv, dw, sw, strips, rows, cStride, pairs, pairK, outPlane, inPlane, bands, blocks;
+        float[] x, packed, self, out, addend, sum, padded;
+        int C, h, w, k, s, r, H, W, wv, dw, sw, strips, rows, cStride, pairs, pairK, outPlane, inPlane, bands, blocks, pe, padPlane;
         float selfScale, carafeScale;
         boolean wholeVectors;
 
         @Override
         public void run(int from, int to) {
             float[] x = this.x, packed = this.packed, self = this.self, out = this.out, addend = this.addend;
-            float[] sum = this.sum;
+            float[] sum = this.sum, padded = this.padded;
+            int pe = this.pe, padPlane = this.padPlane;
             int C = this.C, h = this.h, w = this.w, k = this.k, s = this.s, r = this.r, H = this.H, W = this.W;
             int wv = this.wv, dw = this.dw, sw = this.sw, strips = this.strips, rows = this.rows, cStride = this.cStride;
             int pairs = this.pairs;
@@ -963,6 +1034,10 @@ final class VectorKernels {
                             }
                             if (!direct) combineRow(res, ro, self, o, selfScale, carafeScale, out, o, width);
                             if (sum != null) addRow(out, o, addend, o, sum, o, width);     // while the row is in L1
+                            if (padded != null) {
+                                int r0 = (b * C + c + cc) * padPlane + (y0 + i + 1) * 2 * pe;
+                                for (int X = 0; X < width; X += 2 * L) toEvenOddChunk(out, o + X, padded, r0, pe, x0 + X);
+                            }
                         }
                     }
                 }
@@ -977,6 +1052,7 @@ final class VectorKernels {
             out = null;
             addend = null;
             sum = null;
+            padded = null;
         }
     }
 

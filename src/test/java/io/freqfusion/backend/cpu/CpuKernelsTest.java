@@ -422,6 +422,48 @@ class CpuKernelsTest {
     }
 
     @Test
+    void paddedCopiesWrittenByTheProducersGiveTheConvolutionsOwnCopysValues() {
+        // the 3x3 encoders read a padded copy that the 1x1 compressor or the reassembly wrote as it went, instead of
+        // making it themselves: same Winograd arithmetic on the same copy, so the same values bit for bit (batch 2,
+        // rows not a multiple of the Winograd block, widths of one to three chunks, an image wider than one CARAFE strip)
+        java.util.Random rnd = new java.util.Random(47);
+        int B = 2, ci = 12, co = 10, chunk = 2 * VectorKernels.L;
+        for (int[] hw : new int[][] {{5, chunk}, {8, 2 * chunk}, {3, 3 * chunk}, {4, 160 / chunk * chunk}}) {
+            int h = hw[0], w = hw[1], n = h * w;
+            assertTrue(CpuKernels.padsInProducer(w));
+            float[] x = new float[B * ci * n], K = new float[B * 9 * n];
+            for (float[] a : new float[][] {x, K}) for (int i = 0; i < a.length; i++) a[i] = (float) rnd.nextGaussian();
+            float[] w1 = new float[co * ci], b1 = new float[co], w3 = new float[co * co * 9], b3 = new float[co];
+            for (float[] a : new float[][] {w1, b1, w3, b3}) for (int i = 0; i < a.length; i++) a[i] = (float) rnd.nextGaussian();
+            ConvWeights one = ConvWeights.pack(w1, b1, co, ci, 1), three = ConvWeights.pack(w3, b3, co, co, 3);
+            float[] scratch = new float[CpuKernels.convScratch(B, co, h, w, 3, 1)];
+            float[] padded = new float[CpuKernels.convScratch(B, co, h, w, 3, 1)];
+            // 1x1, then 3x3: the conv's own copy against the compressor's
+            float[] p = new float[B * co * n], p2 = new float[B * co * n], want = new float[B * co * n], got = new float[B * co * n];
+            CpuKernels.conv2d(PAR, x, B, h, w, one, 1, 0, p, scratch);
+            CpuKernels.conv2d(PAR, p, B, h, w, three, 1, 1, want, scratch);
+            java.util.Arrays.fill(p2, Float.NaN);
+            CpuKernels.conv1x1AndPad(PAR, x, B, h, w, one, p2, padded);
+            CpuKernels.conv3x3Prepadded(PAR, padded, B, h, w, three, got, null, 0);
+            assertArrayEquals(p, p2, 0f, "1x1 output, h=" + h + " w=" + w);
+            assertArrayEquals(want, got, 0f, "after the 1x1, h=" + h + " w=" + w);
+            // 2 P - CARAFE(P, K, 3), then 3x3, into the same padded buffer (its pads still zero)
+            float[] packed = new float[CpuKernels.packedKernelSize(B, 9, h, w)];
+            CpuKernels.packKernel(PAR, K, B, 9, h, w, packed);
+            float[] r = new float[B * co * n], r2 = new float[B * co * n];
+            CpuKernels.carafeOfIntermediate(PAR, p, B, co, h, w, packed, 3, 1, p, 2f, -1f, r);
+            CpuKernels.conv2d(PAR, r, B, h, w, three, 1, 1, want, scratch);
+            CpuKernels.carafeOfIntermediate(PAR, p, B, co, h, w, packed, 3, 1, p, 2f, -1f, r2, padded);
+            CpuKernels.conv3x3Prepadded(PAR, padded, B, h, w, three, got, null, 0);
+            assertArrayEquals(r, r2, 0f, "reassembly, h=" + h + " w=" + w);
+            assertArrayEquals(want, got, 0f, "after the reassembly, h=" + h + " w=" + w);
+        }
+        assertFalse(CpuKernels.padsInProducer(chunk + 2));
+        assertThrows(IllegalArgumentException.class, () -> CpuKernels.conv1x1AndPad(PAR, new float[4 * (chunk + 2)], 1, 1, chunk + 2,
+                ConvWeights.pack(new float[16], new float[4], 4, 4, 1), new float[4 * (chunk + 2)], new float[CpuKernels.convScratch(1, 4, 1, chunk + 2, 3, 1)]));
+    }
+
+    @Test
     void carafeSplitByRowsGivesTheChannelSplitsValues() {
         // the same reassembly with its units split into the threads' ranges by rows (bands a multiple of the threads)
         // and by channels: only the order of the units differs, so the values are the same bit for bit
