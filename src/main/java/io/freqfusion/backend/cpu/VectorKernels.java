@@ -422,9 +422,9 @@ final class VectorKernels {
      * more than the FMAs it saved.) Rounding: the transforms' integer factors and G4's 1/6, 1/24 add ~1e-6 relative to
      * the output's scale at 64 input channels; the tests compare with the definition.
      *
-     * Unit of work: one batch item x one block of 4 output rows x one strip of 2 L tiles (4 L output columns). Its V
-     * (24 positions x ci x 2 L, per position a panel as the 1x1 tiles read it) and M (24 x co x 2 L) live in per-thread
-     * buffers.
+     * Unit of work: one batch item x one block of 4 output rows x one strip of 2 L tiles (4 L output columns); where a
+     * row of tiles fits one vector (w <= 2 L), two blocks of 4 rows, one per vector. Its V (24 positions x ci x 2 L,
+     * per position a panel as the 1x1 tiles read it) and M (24 x co x 2 L) live in per-thread buffers.
      */
 
     private static final ThreadBuffer<float[]> WINO_V = ThreadBuffer.floats(), WINO_M = ThreadBuffer.floats(), WINO_T = ThreadBuffer.floats();
@@ -471,6 +471,11 @@ final class VectorKernels {
         int ci = cw.ci, co = cw.co, strip = 2 * L, hp = winogradRows(h), pe = winogradRun(w), rl = 2 * pe, inPlane = hp * rl;
         int blocks = (h + 3) / 4;
         int strips = ((w + 1) / 2 + strip - 1) / strip;
+        // An image whose row of tiles fits one vector (w <= 2 L: LR 32² at W2, HR 32² at W1) would leave a unit's second
+        // vector of tiles outside the image, and its transforms and GEMMs wasted: such units take the tiles of two row
+        // blocks instead, one per vector ("stacked")
+        boolean stacked = (w + 1) / 2 <= L;
+        int units = stacked ? (blocks + 1) / 2 : blocks * strips;
         // position strides of V and M one strip past a multiple of ci (co) strips: a power-of-two stride would put
         // a channel's 24 positions in one L1 set
         int vps = (ci + 1) * strip, mps = (co + 1) * strip;
@@ -478,8 +483,8 @@ final class VectorKernels {
         winograd.xp = xp; winograd.out = out; winograd.out2 = out2; winograd.cw = cw; winograd.h = h; winograd.w = w;
         winograd.ci = ci; winograd.co = co; winograd.split = split; winograd.inPlane = inPlane; winograd.rl = rl;
         winograd.pe = pe; winograd.blocks = blocks; winograd.strips = strips; winograd.strip = strip;
-        winograd.vps = vps; winograd.mps = mps;
-        par.run(B * blocks * strips, winograd);
+        winograd.vps = vps; winograd.mps = mps; winograd.stacked = stacked; winograd.units = units;
+        par.run(B * units, winograd);
     }
 
     private static final ThreadLocal<WinogradTask> WINOGRAD = ThreadLocal.withInitial(WinogradTask::new);
@@ -488,7 +493,8 @@ final class VectorKernels {
     private static final class WinogradTask extends Parallel.Task {
         float[] xp, out, out2;
         ConvWeights cw;
-        int h, w, ci, co, split, inPlane, rl, pe, blocks, strips, strip, vps, mps;
+        int h, w, ci, co, split, inPlane, rl, pe, blocks, strips, strip, vps, mps, units;
+        boolean stacked;
 
         @Override
         public void run(int from, int to) {
@@ -496,21 +502,35 @@ final class VectorKernels {
             ConvWeights cw = this.cw;
             int h = this.h, w = this.w, ci = this.ci, co = this.co, split = this.split, inPlane = this.inPlane;
             int rl = this.rl, pe = this.pe, blocks = this.blocks, strips = this.strips, strip = this.strip;
-            int vps = this.vps, mps = this.mps;
+            int vps = this.vps, mps = this.mps, units = this.units;
+            boolean stacked = this.stacked;
             float[] v = WINO_V.get(24 * vps + SLACK), m = WINO_M.get(24 * mps + SLACK), t = WINO_T.get(40 * L);
             for (int item = from; item < to; item++) {
-                int b = item / (blocks * strips), y0 = 4 * ((item / strips) % blocks), tx0 = (item % strips) * strip;
+                // tile vector tv of the unit: L tiles of output rows y0 + tv dy from column 2 tx0 + tv dx
+                int b = item / units, u = item % units, y0, tx0, dy, dx;
+                if (stacked) {
+                    y0 = 8 * u;
+                    tx0 = 0;
+                    dy = y0 + 4 < h ? 4 : 0;     // a last block without a partner transforms its own tiles twice
+                    dx = 0;
+                } else {
+                    y0 = 4 * (u / strips);
+                    tx0 = (u % strips) * strip;
+                    dy = 0;
+                    dx = L;
+                }
                 for (int c = 0; c < ci; c++) {
                     int p = (b * ci + c) * inPlane + y0 * rl + tx0;
                     inputTiles(xp, p, rl, pe, t, v, c * strip, vps);
-                    inputTiles(xp, p + L, rl, pe, t, v, c * strip + L, vps);
+                    inputTiles(xp, p + dy * rl + dx, rl, pe, t, v, c * strip + L, vps);
                 }
                 for (int pos = 0; pos < 24; pos++) convBlocks(v, pos * vps, null, ci, cw.winograd[pos], m, pos * mps, strip, strip);
                 for (int o = 0; o < co; o++) {
                     boolean first = out2 == null || o < split;
                     float[] dst = first ? out : out2;
                     int plane = (first ? b * (out2 == null ? co : split) + o : b * (co - split) + o - split) * h * w;
-                    for (int tv = 0; tv < 2; tv++) outputTiles(m, o * strip + tv * L, mps, cw.bias[o], t, dst, plane, h, w, y0, 2 * (tx0 + tv * L));
+                    outputTiles(m, o * strip, mps, cw.bias[o], t, dst, plane, h, w, y0, 2 * tx0);
+                    if (dy > 0 || dx > 0) outputTiles(m, o * strip + L, mps, cw.bias[o], t, dst, plane, h, w, y0 + dy, 2 * (tx0 + dx));
                 }
             }
         }
