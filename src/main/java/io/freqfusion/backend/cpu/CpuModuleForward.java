@@ -40,6 +40,13 @@ final class CpuModuleForward implements ModuleForward {
     private final float[] hrPadded;
     private final boolean lrPadded;
     /**
+     * The largest padded copy a producer writes (floats: 2 MB, the two cores' L2): a producer writes its rows into the
+     * copy's 64 planes at once, and where the copy is larger than the caches keep between forwards those scattered
+     * writes miss and stall the producer, while the copy pass streams (W3's 5.3 MB copy: forward 1.02x slower with
+     * producer-written copies, 10 alternating process pairs; W2's 1.6 MB: faster).
+     */
+    private static final int PRODUCER_PADS_MAX_FLOATS = 512 * 1024;
+    /**
      * The normalised CARAFE kernels, pair-packed: kp the k_l^2-tap ones, kpHigh the k_h^2-tap ones (separate for the
      * same reason as the scratch: each keeps one layout, so its rows stay with the thread that reassembles them).
      */
@@ -107,8 +114,9 @@ final class CpuModuleForward implements ModuleForward {
         scratchLr = semi ? new float[CpuKernels.convScratch(B, Cc, h, w, cfg.encoderKernel(), cfg.encoderPadding())] : null;
         boolean winogradEncoders = cfu && hp && packed.encoderHigh.winograd != null && packed.encoderLow.winograd != null
                 && cfg.encoderDilation() == 1 && cfg.encoderPadding() == 1;
-        hrPadded = winogradEncoders && CpuKernels.padsInProducer(W) ? new float[CpuKernels.convScratch(B, Cc, H, W, 3, 1)] : null;
-        lrPadded = winogradEncoders && packed.lrEncoders != null && CpuKernels.padsInProducer(w);
+        int hrCopy = CpuKernels.convScratch(B, Cc, H, W, 3, 1), lrCopy = CpuKernels.convScratch(B, Cc, h, w, 3, 1);
+        hrPadded = winogradEncoders && CpuKernels.padsInProducer(W) && hrCopy <= PRODUCER_PADS_MAX_FLOATS ? new float[hrCopy] : null;
+        lrPadded = winogradEncoders && packed.lrEncoders != null && CpuKernels.padsInProducer(w) && lrCopy <= PRODUCER_PADS_MAX_FLOATS;
         kp = new float[CpuKernels.packedKernelSize(B, tl, H, W)];
         kpHigh = hp ? new float[CpuKernels.packedKernelSize(B, th, H, W)] : null;
         fuseFinal = cfu && hp && !fr && Ch == Cl
