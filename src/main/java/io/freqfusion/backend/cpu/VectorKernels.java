@@ -80,7 +80,7 @@ final class VectorKernels {
     static void conv1x1(Parallel par, float[] x, int B, int n, int w, ConvWeights cw, float[] out, float[] padded) {
         if (padded != null && !padsInProducer(w)) throw new IllegalArgumentException("no padded copy from a producer at width " + w);
         int ci = cw.ci, co = cw.co, strip = 2 * L;
-        // Work unit: a span of up to 16 strips (256 pixels). Its inputs are first copied into a per-thread panel, one
+        // Work unit: a span of up to 16 strips (256 pixels with 8-float vectors, 512 with 16). Its inputs are first copied into a per-thread panel, one
         // contiguous run of the span per input channel (long sequential reads the prefetcher can follow: the ci
         // channel rows are n floats apart, often a power of two that maps them all to the same cache sets), laid out
         // strip by strip (ci x 2 L floats each) so that a strip's tiles read one compact block.
@@ -91,9 +91,8 @@ final class VectorKernels {
         conv1x1.span = span; conv1x1.units = units; conv1x1.strip = strip;
         conv1x1.padded = padded; conv1x1.w = w;
         if (padded != null) {
-            int h = n / w;
             conv1x1.pe = winogradRun(w);
-            conv1x1.padPlane = winogradRows(h) * 2 * conv1x1.pe;
+            conv1x1.padPlane = winogradPlane(n / w, w);
         }
         par.run(B * units, conv1x1);
     }
@@ -436,7 +435,10 @@ final class VectorKernels {
     static int winogradRun(int w) { return ((w + 1) / 2 + 2 * L - 1) / (2 * L) * (2 * L) + L; }
 
     /** Floats of the padded, deinterleaved copy of x (B, ci, h, w) that {@link #convWinograd} builds in its scratch. */
-    static int winogradScratch(int B, int ci, int h, int w) { return B * ci * winogradRows(h) * 2 * winogradRun(w) + SLACK; }
+    static int winogradScratch(int B, int ci, int h, int w) { return B * ci * winogradPlane(h, w) + SLACK; }
+
+    /** Floats per channel plane of the padded, deinterleaved copy: winogradRows(h) rows of two runs. */
+    private static int winogradPlane(int h, int w) { return winogradRows(h) * 2 * winogradRun(w); }
 
     private static final jdk.incubator.vector.VectorShuffle<Float> EVENS = jdk.incubator.vector.VectorShuffle.fromOp(S, i -> 2 * i);
     private static final jdk.incubator.vector.VectorShuffle<Float> ODDS = jdk.incubator.vector.VectorShuffle.fromOp(S, i -> 2 * i + 1);
@@ -449,7 +451,7 @@ final class VectorKernels {
      * rest to out2 (B, co - split, h, w) (two convolutions of one input stacked: one padded copy and input transform).
      */
     static void convWinograd(Parallel par, float[] x, int B, int h, int w, ConvWeights cw, float[] out, float[] out2, int split, float[] xp) {
-        int hp = winogradRows(h), pe = winogradRun(w), inPlane = hp * 2 * pe, blocks = (h + 3) / 4;
+        int hp = winogradRows(h), pe = winogradRun(w), inPlane = winogradPlane(h, w), blocks = (h + 3) / 4;
         WinogradCopyTask winogradCopy = WINOGRAD_COPY.get();
         winogradCopy.x = x; winogradCopy.xp = xp; winogradCopy.h = h; winogradCopy.w = w;
         winogradCopy.inPlane = inPlane; winogradCopy.hp = hp; winogradCopy.pe = pe; winogradCopy.ci = cw.ci; winogradCopy.blocks = blocks;
@@ -468,7 +470,7 @@ final class VectorKernels {
      * pads are zero from its allocation, and nothing else writes that buffer).
      */
     static void convWinogradPrepadded(Parallel par, float[] xp, int B, int h, int w, ConvWeights cw, float[] out, float[] out2, int split) {
-        int ci = cw.ci, co = cw.co, strip = 2 * L, hp = winogradRows(h), pe = winogradRun(w), rl = 2 * pe, inPlane = hp * rl;
+        int ci = cw.ci, co = cw.co, strip = 2 * L, pe = winogradRun(w), rl = 2 * pe, inPlane = winogradPlane(h, w);
         int blocks = (h + 3) / 4;
         int strips = ((w + 1) / 2 + strip - 1) / strip;
         // An image whose row of tiles fits one vector (w <= 2 L: LR 32² at W2, HR 32² at W1) would leave a unit's second
@@ -599,6 +601,8 @@ final class VectorKernels {
         for (; z < rowEnd; z++) dst[z] = 0f;                      // not into the next row: another unit may own it
         // a 0-based count of 2 L runs: with X itself as the counter C2 kept a signed X / 2 and a safepoint poll per
         // iteration (the copy 0.83-0.91 of that form's time, a same-process microbenchmark, same values)
+        // toEvenOddChunk's mapping, written out: through that helper `bench/ab-kernel.sh ... encode W2` read 1.033 and
+        // 1.046 in two runs (within a few per cent of the tool's spread, but both above 1)
         for (int j = 0; j < runs; j++) {
             FloatVector a = FloatVector.fromArray(S, x, s + 2 * L * j), b = FloatVector.fromArray(S, x, s + 2 * L * j + L);
             a.rearrange(EVENS, b).intoArray(dst, od + L * j);
@@ -980,7 +984,7 @@ final class VectorKernels {
         carafe.padded = padded;
         if (padded != null) {
             carafe.pe = winogradRun(W);
-            carafe.padPlane = winogradRows(H) * 2 * carafe.pe;
+            carafe.padPlane = winogradPlane(H, W);
         }
         par.run(B * bands * strips * blocks, carafe);
     }
