@@ -152,6 +152,19 @@ public final class CpuKernels {
     }
 
     /**
+     * {@link #carafeOfIntermediate} of logits (out: (B, C, s h, s w), C = taps of the kernel they make), then their
+     * kernel normalisation as {@link #normalisePacked}(out, ..., hamming, mask, normalised) would make it, each band of
+     * rows normalised by the unit that reassembled it, while its rows are in cache (same values). normalised may be
+     * packedKernel itself (each band's kernel is overwritten only after that band is reassembled); mask may be null.
+     */
+    public static void carafeOfIntermediateAndNormalise(Parallel par, float[] x, int B, int C, int h, int w, float[] packedKernel,
+                                                        int k, int s, float[] self, float selfScale, float carafeScale,
+                                                        float[] out, float[] hamming, float[] mask, float[] normalised) {
+        VectorKernels.carafe(par, x, B, C, h, w, packedKernel, k, s, self, selfScale, carafeScale, out, null, null, true, null,
+                hamming, mask, normalised);
+    }
+
+    /**
      * {@link #carafe}, and also sum = out + addend (all (B, C, s h, s w)), each row added while it is still in cache:
      * the level output of an fpn-add chain without another pass over out. sum must not alias out; it may be addend
      * (added in place). out may be null when only the sum is wanted: its rows are then made in L1 and not written.

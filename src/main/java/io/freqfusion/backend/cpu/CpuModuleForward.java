@@ -211,18 +211,19 @@ final class CpuModuleForward implements ModuleForward {
             clock.lap(Stage.ENCODE);
             normalisePacked(par, zlh, B, tl, H, W, wt.hammingLowpass, null, kp);                   // K_l0
             clock.lap(Stage.NORMALISE);
-            carafeOfIntermediate(par, zll, B, tl, h, w, kp, cfg.lowpassKernel(), 2, zlh, 1f, 1f, zl);
+            // K_l = N(Z_l), each band normalised by the unit that made it (into kp: K_l0's band is then used up)
+            carafeOfIntermediateAndNormalise(par, zll, B, tl, h, w, kp, cfg.lowpassKernel(), 2, zlh, 1f, 1f, zl,
+                    wt.hammingLowpass, mask, kp);
             clock.lap(Stage.REASSEMBLE);
-            normalisePacked(par, zl, B, tl, H, W, wt.hammingLowpass, mask, kp);                    // K_l
-            clock.lap(Stage.NORMALISE);
-            // Z_h = Z_hh + CARAFE(Z_hl, K_l, k_l, s=2)
-            if (wantHr) carafeOfIntermediate(par, zhl, B, th, h, w, kp, cfg.lowpassKernel(), 2, zhh, 1f, 1f, zh);
+            // Z_h = Z_hh + CARAFE(Z_hl, K_l, k_l, s=2), and K_h = N(Z_h) band by band as it is made
+            if (wantHr) {
+                carafeOfIntermediateAndNormalise(par, zhl, B, th, h, w, kp, cfg.lowpassKernel(), 2, zhh, 1f, 1f, zh,
+                        wt.hammingHighpass, null, kpHigh);
+            }
             if (fuseFinal && sum != null) {
                 // (d) both filters applied to the real features in one pass: lr_out = CARAFE(X_l, K_l, s=2),
                 // hr_out = 2 X_h - CARAFE(X_h, K_h) and the fpn-add level sum
                 clock.lap(Stage.REASSEMBLE);
-                normalisePacked(par, zh, B, th, H, W, wt.hammingHighpass, null, kpHigh);            // K_h
-                clock.lap(Stage.NORMALISE);
                 carafeFinal(par, xl, xh, B, Cl, h, w, kp, kpHigh, hrSelfScale(), lrOut, hrOut, sum);
                 clock.lap(Stage.REASSEMBLE);
                 return;
@@ -276,8 +277,10 @@ final class CpuModuleForward implements ModuleForward {
 
         // (d) hr branch: hr_out = (2 or 1) X_h - CARAFE(X_h, N(Z_h), k_h, s=1); hrOut may be null when sum is not
         if (cfg.useHighPass()) {
-            normalisePacked(par, zh, B, th, H, W, wt.hammingHighpass, null, kpHigh);               // K_h
-            clock.lap(Stage.NORMALISE);
+            if (!(cfg.semiConv() && cfg.compFeatUpsample())) {
+                normalisePacked(par, zh, B, th, H, W, wt.hammingHighpass, null, kpHigh);           // K_h
+                clock.lap(Stage.NORMALISE);
+            }   // else K_h was made with Z_h
             if (sum != null) carafeAndAdd(par, xh, B, Ch, H, W, kpHigh, cfg.highpassKernel(), 1, xh, hrSelfScale(), -1f, hrOut, lrTarget, sum);
             else carafe(par, xh, B, Ch, H, W, kpHigh, cfg.highpassKernel(), 1, xh, hrSelfScale(), -1f, hrOut);
         } else {

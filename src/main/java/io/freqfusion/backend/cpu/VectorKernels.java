@@ -851,12 +851,11 @@ final class VectorKernels {
      * out may alias z).
      */
     static void normalisePacked(Parallel par, float[] z, int B, int taps, int H, int W, float[] hamming, float[] out, float[] packed) {
-        int pairs = (H + 1) / 2, wv = vectorWidth(W), plane = H * W, vStride = taps * 2 * L, pairK = taps * 2 * wv;
+        int pairs = (H + 1) / 2;
         NormalisePackedTask normalisePacked = NORMALISE_PACKED.get();
         normalisePacked.z = z; normalisePacked.hamming = hamming; normalisePacked.out = out;
         normalisePacked.packed = packed; normalisePacked.taps = taps; normalisePacked.H = H; normalisePacked.W = W;
-        normalisePacked.pairs = pairs; normalisePacked.wv = wv; normalisePacked.plane = plane;
-        normalisePacked.vStride = vStride; normalisePacked.pairK = pairK;
+        normalisePacked.pairs = pairs;
         par.run(B * pairs, normalisePacked);
     }
 
@@ -865,24 +864,14 @@ final class VectorKernels {
     /** {@link #normalisePacked}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
     private static final class NormalisePackedTask extends Parallel.Task {
         float[] z, hamming, out, packed;
-        int taps, H, W, pairs, wv, plane, vStride, pairK;
+        int taps, H, W, pairs;
 
         @Override
         public void run(int from, int to) {
             float[] z = this.z, hamming = this.hamming, out = this.out, packed = this.packed;
-            int taps = this.taps, H = this.H, W = this.W, pairs = this.pairs, wv = this.wv, plane = this.plane;
-            int vStride = this.vStride, pairK = this.pairK;
+            int taps = this.taps, H = this.H, W = this.W, pairs = this.pairs;
             for (int item = from; item < to; item++) {
-                int b = item / pairs, p = item % pairs;
-                for (int i = 0; i < 2; i++) {
-                    int Y = Math.min(2 * p + i, H - 1), zb = b * taps * plane + Y * W, pb = item * pairK + i * L;
-                    // the logits rows are copied into their packed vectors (padding lanes zeroed) and normalised in place
-                    for (int t = 0; t < taps; t++) rowToPacked(z, zb + t * plane, packed, pb + 2 * t * L, vStride, W);
-                    normaliseInPlace(packed, pb, taps, hamming, wv, vStride);
-                    if (out != null && 2 * p + i < H) {
-                        for (int t = 0; t < taps; t++) rowFromPacked(packed, pb + 2 * t * L, vStride, out, zb + t * plane, W);
-                    }
-                }
+                normalisePairs(z, item / pairs, taps, H, W, item % pairs, item % pairs + 1, 0, W, hamming, out, packed);
             }
         }
 
@@ -892,6 +881,29 @@ final class VectorKernels {
             hamming = null;
             out = null;
             packed = null;
+        }
+    }
+
+    /**
+     * The kernel normaliser of batch item b's logits z (taps, H, W) for row pairs p0 .. p1 - 1 and output columns x0 ..
+     * x0 + width - 1 (x0 a multiple of L; width a multiple of L unless the columns end the row) into the pair-packed
+     * kernel, and into out (same layout as z) when out is non-null: each row's logits are copied into their packed
+     * vectors (padding lanes zeroed) and normalised there. The last pair of an odd H repeats its row.
+     */
+    private static void normalisePairs(float[] z, int b, int taps, int H, int W, int p0, int p1, int x0, int width,
+                                       float[] hamming, float[] out, float[] packed) {
+        int pairs = (H + 1) / 2, plane = H * W, vStride = taps * 2 * L, pairK = taps * 2 * vectorWidth(W);
+        int wvs = vectorWidth(width);
+        for (int p = p0; p < p1; p++) {
+            for (int i = 0; i < 2; i++) {
+                int Y = Math.min(2 * p + i, H - 1), zb = b * taps * plane + Y * W + x0;
+                int pb = (b * pairs + p) * pairK + x0 / L * vStride + i * L;
+                for (int t = 0; t < taps; t++) rowToPacked(z, zb + t * plane, packed, pb + 2 * t * L, vStride, width);
+                normaliseInPlace(packed, pb, taps, hamming, wvs, vStride);
+                if (out != null && 2 * p + i < H) {
+                    for (int t = 0; t < taps; t++) rowFromPacked(packed, pb + 2 * t * L, vStride, out, zb + t * plane, width);
+                }
+            }
         }
     }
 
@@ -959,6 +971,22 @@ final class VectorKernels {
     static void carafe(Parallel par, float[] x, int B, int C, int h, int w, float[] packed, int k, int s,
                        float[] self, float selfScale, float carafeScale, float[] out, float[] addend, float[] sum,
                        boolean rowsByThread, float[] padded) {
+        carafe(par, x, B, C, h, w, packed, k, s, self, selfScale, carafeScale, out, addend, sum, rowsByThread, padded, null, null, null);
+    }
+
+    /**
+     * {@link #carafe} of logits (out: (B, C, s h, s w), C taps), and with normalised non-null also their kernel
+     * normalisation (see {@link #normalisePacked}) into normalised, pair-packed, and into mask (B, C, s h, s w) when
+     * mask is non-null: each unit then reassembles all channels of its band of rows and normalises the band while its
+     * rows are in cache, instead of a pass of its own over the whole logits. normalised may be the packed kernel this
+     * reassembly reads: a unit overwrites only the band and columns whose kernel it alone has read.
+     */
+    static void carafe(Parallel par, float[] x, int B, int C, int h, int w, float[] packed, int k, int s,
+                       float[] self, float selfScale, float carafeScale, float[] out, float[] addend, float[] sum,
+                       boolean rowsByThread, float[] padded, float[] hamming, float[] mask, float[] normalised) {
+        if (normalised != null && (out == null || sum != null || padded != null || hamming == null)) {
+            throw new IllegalArgumentException("a normalising reassembly writes out, and no sum or padded copy");
+        }
         if (padded != null && (out == null || !padsInProducer(s * w))) {
             throw new IllegalArgumentException("no padded copy from this reassembly (width " + s * w + ")");
         }
@@ -986,14 +1014,16 @@ final class VectorKernels {
             carafe.pe = winogradRun(W);
             carafe.padPlane = winogradPlane(H, W);
         }
-        par.run(B * bands * strips * blocks, carafe);
+        carafe.hamming = hamming; carafe.mask = mask; carafe.normalised = normalised;
+        // a normalising reassembly's unit is a whole band (all its channel blocks): a band is normalised once complete
+        par.run(B * bands * strips * (normalised != null ? 1 : blocks), carafe);
     }
 
     private static final ThreadLocal<CarafeTask> CARAFE = ThreadLocal.withInitial(CarafeTask::new);
 
     /** {@link #carafe}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
     private static final class CarafeTask extends Parallel.Task {
-        float[] x, packed, self, out, addend, sum, padded;
+        float[] x, packed, self, out, addend, sum, padded, hamming, mask, normalised;
         int C, h, w, k, s, r, H, W, wv, dw, sw, strips, rows, cStride, pairs, pairK, outPlane, inPlane, bands, blocks, pe, padPlane;
         float selfScale, carafeScale;
         boolean wholeVectors;
@@ -1022,48 +1052,58 @@ final class VectorKernels {
             boolean finishInTile = wholeVectors && (out != null || self == null || selfFromRing);
             // The pads of a one-strip image stay zero for this call's geometry: rows only ever get their values copied in.
             java.util.Arrays.fill(ring, 0, 4 * cStride + 2 * L, 0f);
+            float[] normalised = this.normalised;
+            int perItem = normalised != null ? blocks : 1;
             for (int item = from; item < to; item++) {
-                // (batch, band, strip, channel block), the block fastest: a band's kernel stays hot for all its blocks
-                int b = item / (bands * strips * blocks), band = (item / (strips * blocks)) % bands;
-                int x0 = (item / blocks) % strips * sw, c = (item % blocks) * 4;
-                int width = Math.min(sw, W - x0), wvs = vectorWidth(width);   // the strip's columns, whole vectors
-                int nc = Math.min(4, C - c), p0 = band * pairs / bands, p1 = (band + 1) * pairs / bands;
-                int next = Integer.MIN_VALUE;   // the first source row not yet in the ring
-                for (int p = p0; p < p1; p++) {
-                    int y0 = 2 * p, sy0 = (s == 2 ? p : y0) - r;
-                    next = advanceRing(x, (b * C + c) * inPlane, inPlane, h, w, s, k, nc, sy0, next, ring, dw, x0, wvs, strips > 1);
-                    int first = Math.floorMod(sy0, rows), kb = (b * pairs + p) * pairK + x0 / L * taps * 2 * L;
-                    boolean direct = nc == 4 && finishInTile && y0 + 1 < H;
-                    float[] dst = !direct ? res : out != null ? out : rowsOut, tileSelf = direct ? self : null;
-                    int d0 = direct && out != null ? (b * C + c) * outPlane + y0 * W + x0 : 0;
-                    int rs = direct && out != null ? W : wvs, cs = direct && out != null ? outPlane : 2 * wvs;
-                    if (nc == 4 && s == 2 && k == 5) {
-                        carafeS2Tile4K5(ring, rows, first, packed, kb, wvs, dst, d0, rs, cs, tileSelf, selfScale, carafeScale);
-                    } else if (nc == 4 && s == 2) {
-                        carafeS2Tile4(ring, cStride, dw, rows, first, k, packed, kb, wvs, dst, d0, rs, cs, tileSelf, selfScale, carafeScale);
-                    } else if (nc == 4 && k == 3) {
-                        carafeS1Tile4K3(ring, cStride, dw, rows, first, packed, kb, wvs, dst, d0, rs, cs, tileSelf, selfFromRing, selfScale, carafeScale);
-                    } else if (nc == 4) {
-                        carafeS1Tile4(ring, cStride, dw, rows, first, k, packed, kb, wvs, dst, d0, rs, cs, tileSelf, selfScale, carafeScale);
-                    } else {
-                        for (int cc = 0; cc < nc; cc++) carafeTile1(ring, cc * cStride, dw, rows, first, k, s, packed, kb, wvs, res, 2 * cc * wvs);
-                    }
-                    for (int cc = 0; cc < nc; cc++) {
-                        for (int i = 0; i < 2 && y0 + i < H; i++) {
-                            int o = (b * C + c + cc) * outPlane + (y0 + i) * W + x0, ro = (2 * cc + i) * wvs;
-                            if (out == null) {
-                                if (!direct) combineRow(res, ro, self, o, selfScale, carafeScale, rowsOut, ro, width);
-                                addRow(rowsOut, ro, addend, o, sum, o, width);
-                                continue;
-                            }
-                            if (!direct) combineRow(res, ro, self, o, selfScale, carafeScale, out, o, width);
-                            if (sum != null) addRow(out, o, addend, o, sum, o, width);     // while the row is in L1
-                            if (padded != null) {
-                                int r0 = (b * C + c + cc) * padPlane + (y0 + i + 1) * 2 * pe;
-                                for (int X = 0; X < width; X += 2 * L) toEvenOddChunk(out, o + X, padded, r0, pe, x0 + X);
+                for (int unit = item * perItem; unit < (item + 1) * perItem; unit++) {
+                    // (batch, band, strip, channel block), the block fastest: a band's kernel stays hot for all its blocks
+                    int b = unit / (bands * strips * blocks), band = (unit / (strips * blocks)) % bands;
+                    int x0 = (unit / blocks) % strips * sw, c = (unit % blocks) * 4;
+                    int width = Math.min(sw, W - x0), wvs = vectorWidth(width);   // the strip's columns, whole vectors
+                    int nc = Math.min(4, C - c), p0 = band * pairs / bands, p1 = (band + 1) * pairs / bands;
+                    int next = Integer.MIN_VALUE;   // the first source row not yet in the ring
+                    for (int p = p0; p < p1; p++) {
+                        int y0 = 2 * p, sy0 = (s == 2 ? p : y0) - r;
+                        next = advanceRing(x, (b * C + c) * inPlane, inPlane, h, w, s, k, nc, sy0, next, ring, dw, x0, wvs, strips > 1);
+                        int first = Math.floorMod(sy0, rows), kb = (b * pairs + p) * pairK + x0 / L * taps * 2 * L;
+                        boolean direct = nc == 4 && finishInTile && y0 + 1 < H;
+                        float[] dst = !direct ? res : out != null ? out : rowsOut, tileSelf = direct ? self : null;
+                        int d0 = direct && out != null ? (b * C + c) * outPlane + y0 * W + x0 : 0;
+                        int rs = direct && out != null ? W : wvs, cs = direct && out != null ? outPlane : 2 * wvs;
+                        if (nc == 4 && s == 2 && k == 5) {
+                            carafeS2Tile4K5(ring, rows, first, packed, kb, wvs, dst, d0, rs, cs, tileSelf, selfScale, carafeScale);
+                        } else if (nc == 4 && s == 2) {
+                            carafeS2Tile4(ring, cStride, dw, rows, first, k, packed, kb, wvs, dst, d0, rs, cs, tileSelf, selfScale, carafeScale);
+                        } else if (nc == 4 && k == 3) {
+                            carafeS1Tile4K3(ring, cStride, dw, rows, first, packed, kb, wvs, dst, d0, rs, cs, tileSelf, selfFromRing, selfScale, carafeScale);
+                        } else if (nc == 4) {
+                            carafeS1Tile4(ring, cStride, dw, rows, first, k, packed, kb, wvs, dst, d0, rs, cs, tileSelf, selfScale, carafeScale);
+                        } else {
+                            for (int cc = 0; cc < nc; cc++) carafeTile1(ring, cc * cStride, dw, rows, first, k, s, packed, kb, wvs, res, 2 * cc * wvs);
+                        }
+                        for (int cc = 0; cc < nc; cc++) {
+                            for (int i = 0; i < 2 && y0 + i < H; i++) {
+                                int o = (b * C + c + cc) * outPlane + (y0 + i) * W + x0, ro = (2 * cc + i) * wvs;
+                                if (out == null) {
+                                    if (!direct) combineRow(res, ro, self, o, selfScale, carafeScale, rowsOut, ro, width);
+                                    addRow(rowsOut, ro, addend, o, sum, o, width);
+                                    continue;
+                                }
+                                if (!direct) combineRow(res, ro, self, o, selfScale, carafeScale, out, o, width);
+                                if (sum != null) addRow(out, o, addend, o, sum, o, width);     // while the row is in L1
+                                if (padded != null) {
+                                    int r0 = (b * C + c + cc) * padPlane + (y0 + i + 1) * 2 * pe;
+                                    for (int X = 0; X < width; X += 2 * L) toEvenOddChunk(out, o + X, padded, r0, pe, x0 + X);
+                                }
                             }
                         }
                     }
+                }
+                if (normalised != null) {
+                    // the item's band is complete in every channel: normalise its rows while they are in cache
+                    int b = item / (bands * strips), band = (item / strips) % bands, x0 = item % strips * sw;
+                    normalisePairs(out, b, C, H, W, band * pairs / bands, (band + 1) * pairs / bands, x0, Math.min(sw, W - x0),
+                            hamming, mask, normalised);
                 }
             }
         }
@@ -1077,6 +1117,9 @@ final class VectorKernels {
             addend = null;
             sum = null;
             padded = null;
+            hamming = null;
+            mask = null;
+            normalised = null;
         }
     }
 

@@ -611,4 +611,45 @@ class CpuKernelsTest {
         }
         assertEquals(((H + 1) / 2) * 2 * taps * W, compared);
     }
+
+    @Test
+    void reassemblyThatNormalisesEachBandEqualsReassemblyThenNormalisation() {
+        // Z = self + CARAFE(x, K), then N(Z) into a packed kernel (and the mask): made band by band by the units that
+        // reassembled them, with the result written over the very kernel the reassembly reads (as the forward does
+        // with K_l0 and K_l), against the two passes. Same arithmetic per pixel: the same values bit for bit. Batch 2,
+        // channel tails (25 and 9 taps), odd rows for s = 1, images of one and of two column strips, a partial vector.
+        java.util.Random rnd = new java.util.Random(53);
+        int B = 2;
+        for (int[] c : new int[][] {{5, 2, 7, 16}, {5, 2, 6, 80}, {3, 1, 13, 16}, {3, 1, 9, 150}, {3, 2, 5, 24}}) {
+            int kSrc = c[0], s = c[1], h = c[2], w = c[3], H = s * h, W = s * w;
+            for (int taps : new int[] {25, 9}) {
+                int kOut = (int) Math.round(Math.sqrt(taps));
+                float[] x = new float[B * taps * h * w], K = new float[B * kSrc * kSrc * H * W], self = new float[B * taps * H * W];
+                for (float[] a : new float[][] {x, K, self}) for (int i = 0; i < a.length; i++) a[i] = (float) rnd.nextGaussian();
+                double[] a = FreqFusionWeights.hamming(kOut);
+                float[] hw = new float[taps];
+                for (int i = 0; i < taps; i++) hw[i] = (float) (a[i / kOut] * a[i % kOut]);
+                int size = CpuKernels.packedKernelSize(B, kSrc * kSrc, H, W), outSize = CpuKernels.packedKernelSize(B, taps, H, W);
+                float[] packed = new float[size];
+                CpuKernels.packKernel(PAR, K, B, kSrc * kSrc, H, W, packed);
+                String what = "k=" + kSrc + " s=" + s + " h=" + h + " w=" + w + " taps=" + taps;
+                float[] z = new float[self.length], want = new float[outSize], wantMask = new float[self.length];
+                CpuKernels.carafeOfIntermediate(PAR, x, B, taps, h, w, packed, kSrc, s, self, 1f, 1f, z);
+                CpuKernels.normalisePacked(PAR, z, B, taps, H, W, hw, wantMask, want);
+                // into a separate kernel, with the mask
+                float[] z2 = new float[self.length], got = new float[outSize], mask = new float[self.length];
+                CpuKernels.carafeOfIntermediateAndNormalise(PAR, x, B, taps, h, w, packed, kSrc, s, self, 1f, 1f, z2, hw, mask, got);
+                assertArrayEquals(z, z2, 0f, "logits, " + what);
+                assertArrayEquals(wantMask, mask, 0f, "mask, " + what);
+                assertArrayEquals(want, got, 0f, "kernel, " + what);
+                // over the kernel it reads (same size only when the taps agree), without a mask
+                if (taps == kSrc * kSrc) {
+                    float[] inPlace = packed.clone(), z3 = new float[self.length];
+                    CpuKernels.carafeOfIntermediateAndNormalise(PAR, x, B, taps, h, w, inPlace, kSrc, s, self, 1f, 1f, z3, hw, null, inPlace);
+                    assertArrayEquals(z, z3, 0f, "logits in place, " + what);
+                    assertArrayEquals(want, inPlace, 0f, "kernel in place, " + what);
+                }
+            }
+        }
+    }
 }
