@@ -144,7 +144,8 @@ public final class CpuKernels {
     /**
      * {@link #carafeOfIntermediate(Parallel, float[], int, int, int, int, float[], int, int, float[], float, float,
      * float[])} that also writes out's padded copy for a 3x3, pad-1 convolution into padded (see {@link #conv1x1AndPad}).
-     * Needs {@link #padsInProducer}(s w).
+     * out may be null: then only the padded copy is written (for a feature that only the convolution reads). Needs
+     * {@link #padsInProducer}(s w).
      */
     public static void carafeOfIntermediate(Parallel par, float[] x, int B, int C, int h, int w, float[] packedKernel, int k,
                                             int s, float[] self, float selfScale, float carafeScale, float[] out, float[] padded) {

@@ -35,15 +35,19 @@ final class CpuModuleForward implements ModuleForward {
      * made it, instead of by a copy pass per encoder (three per forward): hrPadded holds P_h's, then P_h''s
      * (E_H is done with P_h when P_h' is made), scratchLr P_l's. Null (false) where the encoders are not Winograd 3x3
      * convs or the width is not whole chunks ({@link CpuKernels#padsInProducer}). Their pads stay zero because
-     * nothing else writes these buffers.
+     * nothing else writes these buffers but E_H's own copy pass, which writes zero pads in the same geometry.
+     * Without the sampler P_h' is written only as this copy (E_L is its one reader).
      */
     private final float[] hrPadded;
+    /** Whether the hr compressor writes P_h's copy (else E_H makes it, into hrPadded, with a copy pass): see below. */
+    private final boolean compressorPads;
     private final boolean lrPadded;
     /**
-     * The largest padded copy a producer writes (floats: 2 MB, the two cores' L2): a producer writes its rows into the
-     * copy's 64 planes at once, and where the copy is larger than the caches keep between forwards those scattered
-     * writes miss and stall the producer, while the copy pass streams (W3's 5.3 MB copy: forward 1.02x slower with
-     * producer-written copies, 10 alternating process pairs; W2's 1.6 MB: faster).
+     * The largest padded copy a compressor writes (floats: 2 MB, the two cores' L2): a compressor writes its rows into
+     * the copy's 64 planes at once, and where the copy is larger than the caches keep between forwards those scattered
+     * writes miss and stall it, while the copy pass streams (W3's 5.3 MB copy: forward 1.02x slower with
+     * producer-written copies, 10 alternating process pairs; W2's 1.6 MB: faster). The reassembly that makes P_h'
+     * writes 4 planes at a time, row by row, and has no such limit.
      */
     private static final int PRODUCER_PADS_MAX_FLOATS = 512 * 1024;
     /**
@@ -89,7 +93,15 @@ final class CpuModuleForward implements ModuleForward {
         boolean semi = cfg.semiConv(), cfu = semi && cfg.compFeatUpsample(), hp = cfg.useHighPass();
         ph = new float[nH * Cc];
         pl = new float[nL * Cc];
-        ph2 = cfu ? new float[nH * Cc] : null;
+        boolean fr = cfg.featureResample();
+        boolean winogradEncoders = cfu && hp && packed.encoderHigh.winograd != null && packed.encoderLow.winograd != null
+                && cfg.encoderDilation() == 1 && cfg.encoderPadding() == 1;
+        int hrCopy = CpuKernels.convScratch(B, Cc, H, W, 3, 1), lrCopy = CpuKernels.convScratch(B, Cc, h, w, 3, 1);
+        hrPadded = winogradEncoders && CpuKernels.padsInProducer(W) ? new float[hrCopy] : null;
+        compressorPads = hrPadded != null && hrCopy <= PRODUCER_PADS_MAX_FLOATS;
+        lrPadded = winogradEncoders && packed.lrEncoders != null && CpuKernels.padsInProducer(w) && lrCopy <= PRODUCER_PADS_MAX_FLOATS;
+        // P_h' itself only where the sampler reads it: E_L reads the padded copy its reassembly writes
+        ph2 = cfu && (fr || hrPadded == null) ? new float[nH * Cc] : null;
         px = semi ? null : new float[nH * Cc];
         zhh = hp && semi ? new float[nH * th] : null;
         zlh = new float[nH * tl];
@@ -98,7 +110,6 @@ final class CpuModuleForward implements ModuleForward {
         zhl = hp && semi ? new float[nL * th] : null;
         zh = hp ? new float[nH * th] : null;
         upLr = semi ? null : new float[nH * Cl];
-        boolean fr = cfg.featureResample();
         int cs = cfg.samplerChannels(), g = cfg.featureResampleGroup();
         blockedSampling = fr && CpuKernels.blockedSampling(Cl, g);
         lrPre = fr && !blockedSampling ? new float[nH * Cl] : null;
@@ -110,13 +121,9 @@ final class CpuModuleForward implements ModuleForward {
         lrConv = fr ? new float[nL * 16 * g] : null;
         this.packed = packed;
         delta = fr ? new float[nL * 8 * g] : null;
-        scratch = new float[scratchSize()];
+        // every hr padded copy of the default path is in hrPadded; without the sampler's convs nothing else needs scratch
+        scratch = new float[hrPadded != null && !fr ? 0 : scratchSize()];
         scratchLr = semi ? new float[CpuKernels.convScratch(B, Cc, h, w, cfg.encoderKernel(), cfg.encoderPadding())] : null;
-        boolean winogradEncoders = cfu && hp && packed.encoderHigh.winograd != null && packed.encoderLow.winograd != null
-                && cfg.encoderDilation() == 1 && cfg.encoderPadding() == 1;
-        int hrCopy = CpuKernels.convScratch(B, Cc, H, W, 3, 1), lrCopy = CpuKernels.convScratch(B, Cc, h, w, 3, 1);
-        hrPadded = winogradEncoders && CpuKernels.padsInProducer(W) && hrCopy <= PRODUCER_PADS_MAX_FLOATS ? new float[hrCopy] : null;
-        lrPadded = winogradEncoders && packed.lrEncoders != null && CpuKernels.padsInProducer(w) && lrCopy <= PRODUCER_PADS_MAX_FLOATS;
         kp = new float[CpuKernels.packedKernelSize(B, tl, H, W)];
         kpHigh = hp ? new float[CpuKernels.packedKernelSize(B, th, H, W)] : null;
         fuseFinal = cfu && hp && !fr && Ch == Cl
@@ -180,7 +187,7 @@ final class CpuModuleForward implements ModuleForward {
         if (mask == null && !wantHr && lrTarget == null) return;
 
         // compressors: P_h = HC(X_h), P_l = LC(X_l)
-        if (hrPadded != null) conv1x1AndPad(par, xh, B, H, W, packed.hrCompressor, ph, hrPadded);
+        if (compressorPads) conv1x1AndPad(par, xh, B, H, W, packed.hrCompressor, ph, hrPadded);
         else conv2d(par, xh, B, H, W, packed.hrCompressor, 1, 0, ph, scratch);
         if (lrPadded) conv1x1AndPad(par, xl, B, h, w, packed.lrCompressor, pl, scratchLr);
         else conv2d(par, xl, B, h, w, packed.lrCompressor, 1, 0, pl, scratch);
@@ -189,12 +196,13 @@ final class CpuModuleForward implements ModuleForward {
         float[] qh = ph;   // the hr compressed feature the sampler sees (P_h' on the default path)
         if (cfg.semiConv() && cfg.compFeatUpsample()) {
             // (a) initial AHPF on the compressed hr feature: P_h' = 2 P_h - CARAFE(P_h, N(E_H(P_h)))
-            if (hrPadded != null) conv3x3Prepadded(par, hrPadded, B, H, W, packed.encoderHigh, zhh, null, 0);
-            else conv2d(par, ph, B, H, W, packed.encoderHigh, ed, ep, zhh, scratch);
+            if (compressorPads) conv3x3Prepadded(par, hrPadded, B, H, W, packed.encoderHigh, zhh, null, 0);
+            else conv2d(par, ph, B, H, W, packed.encoderHigh, ed, ep, zhh, hrPadded != null ? hrPadded : scratch);
             clock.lap(Stage.ENCODE);
             normalisePacked(par, zhh, B, th, H, W, wt.hammingHighpass, null, kpHigh);              // K_h0
             clock.lap(Stage.NORMALISE);
-            carafeOfIntermediate(par, ph, B, Cc, H, W, kpHigh, cfg.highpassKernel(), 1, ph, 2f, -1f, ph2, hrPadded);
+            if (hrPadded != null) carafeOfIntermediate(par, ph, B, Cc, H, W, kpHigh, cfg.highpassKernel(), 1, ph, 2f, -1f, ph2, hrPadded);
+            else carafeOfIntermediate(par, ph, B, Cc, H, W, kpHigh, cfg.highpassKernel(), 1, ph, 2f, -1f, ph2);
             clock.lap(Stage.REASSEMBLE);
             // (b) ALPF logits: Z_l = E_L(P_h') + CARAFE(E_L(P_l), N(E_L(P_h')), s=2)
             if (hrPadded != null) conv3x3Prepadded(par, hrPadded, B, H, W, packed.encoderLow, zlh, null, 0);

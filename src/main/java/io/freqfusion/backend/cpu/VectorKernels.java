@@ -965,8 +965,8 @@ final class VectorKernels {
 
     /**
      * {@link #carafe}, and with padded non-null also out's padded, deinterleaved copy for a following 3x3 Winograd conv
-     * ({@link #convWinogradPrepadded}), each pair of rows copied while it is in L1. Needs out and
-     * {@link #padsInProducer}(s w).
+     * ({@link #convWinogradPrepadded}), each pair of rows copied while it is in L1; with out null only that copy is
+     * written (the rows are made in L1). Needs {@link #padsInProducer}(s w) and no sum.
      */
     static void carafe(Parallel par, float[] x, int B, int C, int h, int w, float[] packed, int k, int s,
                        float[] self, float selfScale, float carafeScale, float[] out, float[] addend, float[] sum,
@@ -987,8 +987,8 @@ final class VectorKernels {
         if (normalised != null && (out == null || sum != null || padded != null || hamming == null)) {
             throw new IllegalArgumentException("a normalising reassembly writes out, and no sum or padded copy");
         }
-        if (padded != null && (out == null || !padsInProducer(s * w))) {
-            throw new IllegalArgumentException("no padded copy from this reassembly (width " + s * w + ")");
+        if (padded != null && (sum != null || !padsInProducer(s * w))) {
+            throw new IllegalArgumentException("no padded copy from this reassembly (width " + s * w + (sum != null ? ", with a sum)" : ")"));
         }
         if (s != 1 && s != 2) throw new IllegalArgumentException("CARAFE scale must be 1 or 2, got " + s);
         int H = h * s, W = w * s, r = (k - 1) / 2, taps = k * k, wv = vectorWidth(W);
@@ -1086,7 +1086,11 @@ final class VectorKernels {
                                 int o = (b * C + c + cc) * outPlane + (y0 + i) * W + x0, ro = (2 * cc + i) * wvs;
                                 if (out == null) {
                                     if (!direct) combineRow(res, ro, self, o, selfScale, carafeScale, rowsOut, ro, width);
-                                    addRow(rowsOut, ro, addend, o, sum, o, width);
+                                    if (sum != null) addRow(rowsOut, ro, addend, o, sum, o, width);
+                                    if (padded != null) {
+                                        int r0 = (b * C + c + cc) * padPlane + (y0 + i + 1) * 2 * pe;
+                                        for (int X = 0; X < width; X += 2 * L) toEvenOddChunk(rowsOut, ro + X, padded, r0, pe, x0 + X);
+                                    }
                                     continue;
                                 }
                                 if (!direct) combineRow(res, ro, self, o, selfScale, carafeScale, out, o, width);

@@ -457,6 +457,14 @@ class CpuKernelsTest {
             CpuKernels.conv3x3Prepadded(PAR, padded, B, h, w, three, got, null, 0);
             assertArrayEquals(r, r2, 0f, "reassembly, h=" + h + " w=" + w);
             assertArrayEquals(want, got, 0f, "after the reassembly, h=" + h + " w=" + w);
+            // the reassembly writing only the copy (no out), into a buffer whose pads the first conv's own copy pass
+            // wrote (as the forward does where the compressor does not write the copy): every float starts as NaN
+            float[] own = new float[padded.length], first = new float[B * co * n], got2 = new float[B * co * n];
+            java.util.Arrays.fill(own, Float.NaN);
+            CpuKernels.conv2d(PAR, p, B, h, w, three, 1, 1, first, own);
+            CpuKernels.carafeOfIntermediate(PAR, p, B, co, h, w, packed, 3, 1, p, 2f, -1f, null, own);
+            CpuKernels.conv3x3Prepadded(PAR, own, B, h, w, three, got2, null, 0);
+            assertArrayEquals(want, got2, 0f, "after a reassembly without out, h=" + h + " w=" + w);
         }
         assertFalse(CpuKernels.padsInProducer(chunk + 2));
         assertThrows(IllegalArgumentException.class, () -> CpuKernels.conv1x1AndPad(PAR, new float[4 * (chunk + 2)], 1, 1, chunk + 2,
