@@ -73,6 +73,20 @@ public final class CpuKernels {
         VectorKernels.convWinogradPrepadded(par, padded, B, h, w, weights, out, outB, outB == null ? weights.co : split);
     }
 
+    /**
+     * A 3x3, stride-1, pad-1 convolution of logits, out (B, co, h, w) with co the taps of the kernel they make, that
+     * also normalises them ({@link #normalisePacked}(out, ..., hamming, null, normalised)) block by block as each
+     * work unit makes all co channels of its rows, instead of in a pass of its own (same values). With prepadded the
+     * input is the padded copy its producer wrote (as {@link #conv3x3Prepadded}); else x, copied into scratch
+     * ({@link #convScratch} floats) first.
+     */
+    public static void conv3x3AndNormalise(Parallel par, float[] x, boolean prepadded, int B, int h, int w, ConvWeights weights,
+                                           float[] out, float[] scratch, float[] hamming, float[] normalised) {
+        if (weights.winograd == null) throw new IllegalArgumentException("conv3x3AndNormalise needs 3x3 weights, got k = " + weights.k);
+        if (prepadded) VectorKernels.convWinogradPrepadded(par, x, B, h, w, weights, out, null, weights.co, hamming, normalised);
+        else VectorKernels.convWinograd(par, x, B, h, w, weights, out, null, weights.co, scratch, hamming, normalised);
+    }
+
     /** As above with the weights as stored, packed on every call (tests, one-off use; plans pack once). */
     public static void conv2d(Parallel par, float[] x, int B, int ci, int h, int w,
                               float[] weight, float[] bias, int co, int k, int dil, int pad,

@@ -196,16 +196,23 @@ final class CpuModuleForward implements ModuleForward {
         float[] qh = ph;   // the hr compressed feature the sampler sees (P_h' on the default path)
         if (cfg.semiConv() && cfg.compFeatUpsample()) {
             // (a) initial AHPF on the compressed hr feature: P_h' = 2 P_h - CARAFE(P_h, N(E_H(P_h)))
-            if (compressorPads) conv3x3Prepadded(par, hrPadded, B, H, W, packed.encoderHigh, zhh, null, 0);
-            else conv2d(par, ph, B, H, W, packed.encoderHigh, ed, ep, zhh, hrPadded != null ? hrPadded : scratch);
-            clock.lap(Stage.ENCODE);
-            normalisePacked(par, zhh, B, th, H, W, wt.hammingHighpass, null, kpHigh);              // K_h0
-            clock.lap(Stage.NORMALISE);
+            // K_h0 = N(Z_hh): by the encoder's units as they make Z_hh where the encoders are Winograd convs
+            if (hrPadded != null) {
+                conv3x3AndNormalise(par, compressorPads ? hrPadded : ph, compressorPads, B, H, W, packed.encoderHigh, zhh, hrPadded,
+                        wt.hammingHighpass, kpHigh);
+                clock.lap(Stage.ENCODE);
+            } else {
+                conv2d(par, ph, B, H, W, packed.encoderHigh, ed, ep, zhh, scratch);
+                clock.lap(Stage.ENCODE);
+                normalisePacked(par, zhh, B, th, H, W, wt.hammingHighpass, null, kpHigh);          // K_h0
+                clock.lap(Stage.NORMALISE);
+            }
             if (hrPadded != null) carafeOfIntermediate(par, ph, B, Cc, H, W, kpHigh, cfg.highpassKernel(), 1, ph, 2f, -1f, ph2, hrPadded);
             else carafeOfIntermediate(par, ph, B, Cc, H, W, kpHigh, cfg.highpassKernel(), 1, ph, 2f, -1f, ph2);
             clock.lap(Stage.REASSEMBLE);
             // (b) ALPF logits: Z_l = E_L(P_h') + CARAFE(E_L(P_l), N(E_L(P_h')), s=2)
-            if (hrPadded != null) conv3x3Prepadded(par, hrPadded, B, H, W, packed.encoderLow, zlh, null, 0);
+            // and K_l0 = N(Z_lh) the same way
+            if (hrPadded != null) conv3x3AndNormalise(par, hrPadded, true, B, H, W, packed.encoderLow, zlh, null, wt.hammingLowpass, kp);
             else conv2d(par, ph2, B, H, W, packed.encoderLow, ed, ep, zlh, scratch);
             // with (c)'s AHPF lr logits Z_hl = E_H(P_l): both encoders of P_l in one pass where they stack
             if (lrPadded) {
@@ -217,8 +224,10 @@ final class CpuModuleForward implements ModuleForward {
                 conv2d(par, pl, B, h, w, packed.encoderHigh, ed, ep, zhl, scratchLr);
             }
             clock.lap(Stage.ENCODE);
-            normalisePacked(par, zlh, B, tl, H, W, wt.hammingLowpass, null, kp);                   // K_l0
-            clock.lap(Stage.NORMALISE);
+            if (hrPadded == null) {
+                normalisePacked(par, zlh, B, tl, H, W, wt.hammingLowpass, null, kp);               // K_l0
+                clock.lap(Stage.NORMALISE);
+            }
             // K_l = N(Z_l), each band normalised by the unit that made it (into kp: K_l0's band is then used up)
             carafeOfIntermediateAndNormalise(par, zll, B, tl, h, w, kp, cfg.lowpassKernel(), 2, zlh, 1f, 1f, zl,
                     wt.hammingLowpass, mask, kp);

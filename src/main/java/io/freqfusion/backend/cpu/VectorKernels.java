@@ -451,12 +451,18 @@ final class VectorKernels {
      * rest to out2 (B, co - split, h, w) (two convolutions of one input stacked: one padded copy and input transform).
      */
     static void convWinograd(Parallel par, float[] x, int B, int h, int w, ConvWeights cw, float[] out, float[] out2, int split, float[] xp) {
+        convWinograd(par, x, B, h, w, cw, out, out2, split, xp, null, null);
+    }
+
+    /** {@link #convWinograd}, and with normalised non-null the normalisation of its output (see {@link #convWinogradPrepadded}). */
+    static void convWinograd(Parallel par, float[] x, int B, int h, int w, ConvWeights cw, float[] out, float[] out2, int split, float[] xp,
+                             float[] hamming, float[] normalised) {
         int hp = winogradRows(h), pe = winogradRun(w), inPlane = winogradPlane(h, w), blocks = (h + 3) / 4;
         WinogradCopyTask winogradCopy = WINOGRAD_COPY.get();
         winogradCopy.x = x; winogradCopy.xp = xp; winogradCopy.h = h; winogradCopy.w = w;
         winogradCopy.inPlane = inPlane; winogradCopy.hp = hp; winogradCopy.pe = pe; winogradCopy.ci = cw.ci; winogradCopy.blocks = blocks;
         par.run(B * blocks, winogradCopy);
-        convWinogradPrepadded(par, xp, B, h, w, cw, out, out2, split);
+        convWinogradPrepadded(par, xp, B, h, w, cw, out, out2, split, hamming, normalised);
     }
 
     /**
@@ -470,6 +476,17 @@ final class VectorKernels {
      * pads are zero from its allocation, and nothing else writes that buffer).
      */
     static void convWinogradPrepadded(Parallel par, float[] xp, int B, int h, int w, ConvWeights cw, float[] out, float[] out2, int split) {
+        convWinogradPrepadded(par, xp, B, h, w, cw, out, out2, split, null, null);
+    }
+
+    /**
+     * {@link #convWinogradPrepadded}, and with normalised non-null also the kernel normalisation of out (co taps: see
+     * {@link #normalisePacked}) into normalised, pair-packed: each unit normalises the row pairs and columns it made,
+     * all co channels of them just written, instead of a pass of its own over the logits.
+     */
+    static void convWinogradPrepadded(Parallel par, float[] xp, int B, int h, int w, ConvWeights cw, float[] out, float[] out2, int split,
+                                      float[] hamming, float[] normalised) {
+        if (normalised != null && (out2 != null || hamming == null)) throw new IllegalArgumentException("a normalising conv has one output");
         int ci = cw.ci, co = cw.co, strip = 2 * L, pe = winogradRun(w), rl = 2 * pe, inPlane = winogradPlane(h, w);
         int blocks = (h + 3) / 4;
         int strips = ((w + 1) / 2 + strip - 1) / strip;
@@ -486,6 +503,7 @@ final class VectorKernels {
         winograd.ci = ci; winograd.co = co; winograd.split = split; winograd.inPlane = inPlane; winograd.rl = rl;
         winograd.pe = pe; winograd.blocks = blocks; winograd.strips = strips; winograd.strip = strip;
         winograd.vps = vps; winograd.mps = mps; winograd.stacked = stacked; winograd.units = units;
+        winograd.hamming = hamming; winograd.normalised = normalised;
         par.run(B * units, winograd);
     }
 
@@ -493,7 +511,7 @@ final class VectorKernels {
 
     /** {@link #convWinograd}'s tiles (transforms and GEMMs), the call's arguments in fields (see {@link Parallel.Task}). */
     private static final class WinogradTask extends Parallel.Task {
-        float[] xp, out, out2;
+        float[] xp, out, out2, hamming, normalised;
         ConvWeights cw;
         int h, w, ci, co, split, inPlane, rl, pe, blocks, strips, strip, vps, mps, units;
         boolean stacked;
@@ -506,6 +524,7 @@ final class VectorKernels {
             int rl = this.rl, pe = this.pe, blocks = this.blocks, strips = this.strips, strip = this.strip;
             int vps = this.vps, mps = this.mps, units = this.units;
             boolean stacked = this.stacked;
+            float[] hamming = this.hamming, normalised = this.normalised;
             float[] v = WINO_V.get(24 * vps + SLACK), m = WINO_M.get(24 * mps + SLACK), t = WINO_T.get(40 * L);
             for (int item = from; item < to; item++) {
                 // tile vector tv of the unit: L tiles of output rows y0 + tv dy from column 2 tx0 + tv dx
@@ -534,6 +553,13 @@ final class VectorKernels {
                     outputTiles(m, o * strip, mps, cw.bias[o], t, dst, plane, h, w, y0, 2 * tx0);
                     if (dy > 0 || dx > 0) outputTiles(m, o * strip + L, mps, cw.bias[o], t, dst, plane, h, w, y0 + dy, 2 * (tx0 + dx));
                 }
+                if (normalised != null) {
+                    // the unit's rows (4, or 8 when stacked with a partner block) x columns, every channel just written:
+                    // whole row pairs, as the blocks start on multiples of 4 rows
+                    int pairs = (h + 1) / 2, x0 = 2 * tx0, rowsMade = Math.min(h, y0 + (stacked ? 4 + dy : 4));
+                    normalisePairs(out, b, co, h, w, y0 / 2, Math.min(pairs, (rowsMade + 1) / 2), x0, Math.min(4 * L, w - x0),
+                            hamming, null, normalised);
+                }
             }
         }
 
@@ -543,6 +569,8 @@ final class VectorKernels {
             out = null;
             out2 = null;
             cw = null;
+            hamming = null;
+            normalised = null;
         }
     }
 

@@ -660,4 +660,40 @@ class CpuKernelsTest {
             }
         }
     }
+
+    @Test
+    void winogradConvThatNormalisesItsUnitsEqualsConvThenNormalisation() {
+        // the encoders' logits normalised by the units that make them (all channels of 4 or, stacked, 8 rows x a strip
+        // of columns) against the conv and then the normaliser's own pass: same values bit for bit. Batch 2, rows not
+        // a multiple of 4 (odd too), narrow images (stacked units, one without a partner block) and wide ones (two
+        // strips, a partial vector), 25 and 9 taps, from the conv's own copy and from a producer's
+        java.util.Random rnd = new java.util.Random(59);
+        int B = 2, ci = 6, L = VectorKernels.L;
+        for (int[] hw : new int[][] {{5, 2 * L}, {11, L + 3}, {6, 4 * L + 6}, {9, 2 * L}}) {
+            int h = hw[0], w = hw[1], n = h * w;
+            for (int co : new int[] {25, 9}) {
+                int k = (int) Math.round(Math.sqrt(co));
+                float[] x = new float[B * ci * n], w3 = new float[co * ci * 9], b3 = new float[co];
+                for (float[] a : new float[][] {x, w3, b3}) for (int i = 0; i < a.length; i++) a[i] = (float) rnd.nextGaussian();
+                ConvWeights three = ConvWeights.pack(w3, b3, co, ci, 3);
+                double[] a = FreqFusionWeights.hamming(k);
+                float[] hwin = new float[co];
+                for (int i = 0; i < co; i++) hwin[i] = (float) (a[i / k] * a[i % k]);
+                float[] scratch = new float[CpuKernels.convScratch(B, ci, h, w, 3, 1)];
+                float[] z = new float[B * co * n], want = new float[CpuKernels.packedKernelSize(B, co, h, w)];
+                CpuKernels.conv2d(PAR, x, B, h, w, three, 1, 1, z, scratch);
+                CpuKernels.normalisePacked(PAR, z, B, co, h, w, hwin, null, want);
+                String what = "h=" + h + " w=" + w + " co=" + co;
+                float[] z2 = new float[z.length], got = new float[want.length];
+                CpuKernels.conv3x3AndNormalise(PAR, x, false, B, h, w, three, z2, scratch, hwin, got);
+                assertArrayEquals(z, z2, 0f, "logits, " + what);
+                assertArrayEquals(want, got, 0f, "kernel, " + what);
+                // scratch now holds x's padded copy: the prepadded form reads it as a producer's
+                float[] z3 = new float[z.length], got3 = new float[want.length];
+                CpuKernels.conv3x3AndNormalise(PAR, scratch, true, B, h, w, three, z3, null, hwin, got3);
+                assertArrayEquals(z, z3, 0f, "logits from the copy, " + what);
+                assertArrayEquals(want, got3, 0f, "kernel from the copy, " + what);
+            }
+        }
+    }
 }
