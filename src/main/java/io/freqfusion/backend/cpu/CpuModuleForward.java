@@ -194,7 +194,8 @@ final class CpuModuleForward implements ModuleForward {
         clock.lap(Stage.COMPRESS);
 
         float[] qh = ph;   // the hr compressed feature the sampler sees (P_h' on the default path)
-        if (cfg.semiConv() && cfg.compFeatUpsample()) {
+        boolean cfu = cfg.semiConv() && cfg.compFeatUpsample();
+        if (cfu) {
             // (a) initial AHPF on the compressed hr feature: P_h' = 2 P_h - CARAFE(P_h, N(E_H(P_h)))
             // K_h0 = N(Z_hh): by the encoder's units as they make Z_hh where the encoders are Winograd convs
             if (hrPadded != null) {
@@ -207,13 +208,19 @@ final class CpuModuleForward implements ModuleForward {
                 normalisePacked(par, zhh, B, th, H, W, wt.hammingHighpass, null, kpHigh);          // K_h0
                 clock.lap(Stage.NORMALISE);
             }
-            if (hrPadded != null) carafeOfIntermediate(par, ph, B, Cc, H, W, kpHigh, cfg.highpassKernel(), 1, ph, 2f, -1f, ph2, hrPadded);
-            else carafeOfIntermediate(par, ph, B, Cc, H, W, kpHigh, cfg.highpassKernel(), 1, ph, 2f, -1f, ph2);
+            // into ph2 (null without the sampler) and, where there is one, E_L's padded copy
+            carafeOfIntermediate(par, ph, B, Cc, H, W, kpHigh, cfg.highpassKernel(), 1, ph, 2f, -1f, ph2, hrPadded);
             clock.lap(Stage.REASSEMBLE);
             // (b) ALPF logits: Z_l = E_L(P_h') + CARAFE(E_L(P_l), N(E_L(P_h')), s=2)
             // and K_l0 = N(Z_lh) the same way
-            if (hrPadded != null) conv3x3AndNormalise(par, hrPadded, true, B, H, W, packed.encoderLow, zlh, null, wt.hammingLowpass, kp);
-            else conv2d(par, ph2, B, H, W, packed.encoderLow, ed, ep, zlh, scratch);
+            if (hrPadded != null) {
+                conv3x3AndNormalise(par, hrPadded, true, B, H, W, packed.encoderLow, zlh, null, wt.hammingLowpass, kp);
+            } else {
+                conv2d(par, ph2, B, H, W, packed.encoderLow, ed, ep, zlh, scratch);
+                clock.lap(Stage.ENCODE);
+                normalisePacked(par, zlh, B, tl, H, W, wt.hammingLowpass, null, kp);               // K_l0
+                clock.lap(Stage.NORMALISE);
+            }
             // with (c)'s AHPF lr logits Z_hl = E_H(P_l): both encoders of P_l in one pass where they stack
             if (lrPadded) {
                 conv3x3Prepadded(par, scratchLr, B, h, w, packed.lrEncoders, zll, zhl, tl);
@@ -224,10 +231,6 @@ final class CpuModuleForward implements ModuleForward {
                 conv2d(par, pl, B, h, w, packed.encoderHigh, ed, ep, zhl, scratchLr);
             }
             clock.lap(Stage.ENCODE);
-            if (hrPadded == null) {
-                normalisePacked(par, zlh, B, tl, H, W, wt.hammingLowpass, null, kp);               // K_l0
-                clock.lap(Stage.NORMALISE);
-            }
             // K_l = N(Z_l), each band normalised by the unit that made it (into kp: K_l0's band is then used up)
             carafeOfIntermediateAndNormalise(par, zll, B, tl, h, w, kp, cfg.lowpassKernel(), 2, zlh, 1f, 1f, zl,
                     wt.hammingLowpass, mask, kp);
@@ -294,7 +297,7 @@ final class CpuModuleForward implements ModuleForward {
 
         // (d) hr branch: hr_out = (2 or 1) X_h - CARAFE(X_h, N(Z_h), k_h, s=1); hrOut may be null when sum is not
         if (cfg.useHighPass()) {
-            if (!(cfg.semiConv() && cfg.compFeatUpsample())) {
+            if (!cfu) {
                 normalisePacked(par, zh, B, th, H, W, wt.hammingHighpass, null, kpHigh);           // K_h
                 clock.lap(Stage.NORMALISE);
             }   // else K_h was made with Z_h

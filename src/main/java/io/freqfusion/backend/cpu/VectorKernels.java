@@ -1080,7 +1080,7 @@ final class VectorKernels {
             boolean finishInTile = wholeVectors && (out != null || self == null || selfFromRing);
             // The pads of a one-strip image stay zero for this call's geometry: rows only ever get their values copied in.
             java.util.Arrays.fill(ring, 0, 4 * cStride + 2 * L, 0f);
-            float[] normalised = this.normalised;
+            float[] hamming = this.hamming, mask = this.mask, normalised = this.normalised;
             int perItem = normalised != null ? blocks : 1;
             for (int item = from; item < to; item++) {
                 for (int unit = item * perItem; unit < (item + 1) * perItem; unit++) {
@@ -1112,20 +1112,14 @@ final class VectorKernels {
                         for (int cc = 0; cc < nc; cc++) {
                             for (int i = 0; i < 2 && y0 + i < H; i++) {
                                 int o = (b * C + c + cc) * outPlane + (y0 + i) * W + x0, ro = (2 * cc + i) * wvs;
-                                if (out == null) {
-                                    if (!direct) combineRow(res, ro, self, o, selfScale, carafeScale, rowsOut, ro, width);
-                                    if (sum != null) addRow(rowsOut, ro, addend, o, sum, o, width);
-                                    if (padded != null) {
-                                        int r0 = (b * C + c + cc) * padPlane + (y0 + i + 1) * 2 * pe;
-                                        for (int X = 0; X < width; X += 2 * L) toEvenOddChunk(rowsOut, ro + X, padded, r0, pe, x0 + X);
-                                    }
-                                    continue;
-                                }
-                                if (!direct) combineRow(res, ro, self, o, selfScale, carafeScale, out, o, width);
-                                if (sum != null) addRow(out, o, addend, o, sum, o, width);     // while the row is in L1
+                                // the finished row: in out, or (no out) in the L1 rows
+                                float[] fin = out != null ? out : rowsOut;
+                                int fo = out != null ? o : ro;
+                                if (!direct) combineRow(res, ro, self, o, selfScale, carafeScale, fin, fo, width);
+                                if (sum != null) addRow(fin, fo, addend, o, sum, o, width);     // while the row is in L1
                                 if (padded != null) {
                                     int r0 = (b * C + c + cc) * padPlane + (y0 + i + 1) * 2 * pe;
-                                    for (int X = 0; X < width; X += 2 * L) toEvenOddChunk(out, o + X, padded, r0, pe, x0 + X);
+                                    for (int X = 0; X < width; X += 2 * L) toEvenOddChunk(fin, fo + X, padded, r0, pe, x0 + X);
                                 }
                             }
                         }
