@@ -8,8 +8,7 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * The hot kernels on the Vector API: convolutions as register-blocked GEMMs (4 or 1 output channels x 2
  * vectors of pixels per micro-tile, weights packed per block), the kernel normaliser across pixel lanes, and
- * CARAFE over an L1 ring of padded (and spread) source rows so that every tap is a contiguous, branch-free
- * vector load.
+ * CARAFE over an L1 ring of padded source rows so that every tap is a contiguous, branch-free vector load.
  *
  * <p>Scratch arrays carry {@link #SLACK} extra floats so that the last vector of a row may read past the row
  * end without a mask; lanes past the end are never stored.
@@ -980,9 +979,9 @@ final class VectorKernels {
      * the channel blocks of the band run) x a column strip (one for images up to 128 output columns wide, see
      * {@link #RING_ROW}). A unit walks its 4 source planes top to bottom, so memory is read and written in long
      * sequential runs per plane. The source rows a pair reads (k for s = 2, k + 1 for s = 1) live in a ring of
-     * per-thread rows in L1, zero-padded and, for s = 2, spread (every value twice), so that tap (ky, kx) of a vector of
-     * output pixels is one unmasked load at X + s kx; each new pair copies in only its new rows. Each source vector
-     * loaded feeds both output rows of the pair. With rowsByThread the units are split into the threads' ranges by rows
+     * per-thread rows in L1, zero-padded, so that tap (ky, kx) of a vector of output pixels is one unmasked load at
+     * X / s + kx (for s = 2 one load serves 2 L output columns, see {@link #carafeS2Tile4}); each new pair copies in
+     * only its new rows. Each source vector loaded feeds both output rows of the pair. With rowsByThread the units are split into the threads' ranges by rows
      * rather than by channels ({@link #bands}).
      */
     static void carafe(Parallel par, float[] x, int B, int C, int h, int w, float[] packed, int k, int s,
@@ -1265,44 +1264,29 @@ final class VectorKernels {
 
     /**
      * Fills the ring row at dOff for output columns x0 .. x0 + width - 1 (x0 a multiple of s) from source row sy of one
-     * channel plane: ring float i holds source column x0 / s - r + i / s (every value repeated s times), zero where that
-     * column or the row lies outside the image (its taps are dropped). The zeros left and right of the image are
-     * written only when the image has several column strips: with one, the ring is zeroed once per call and its pads
-     * never get values (two small fills per row would cost ~20 % of an s = 1 reassembly: it copies ~16 K rows at W2).
+     * channel plane: ring float i holds source column x0 / s - r + i, zero where that column or the row lies outside
+     * the image (its taps are dropped). For s = 2 too each value is stored once: the tiles make both output columns of
+     * a source column from one load (see {@link #carafeS2Tile4K5}). The zeros left and right of the image are written
+     * only when the image has several column strips: with one, the ring is zeroed once per call and its pads never get
+     * values (two small fills per row would cost ~20 % of an s = 1 reassembly: it copies ~16 K rows at W2).
      */
     private static void loadSourceRow(float[] x, int plane, int h, int w, int s, int r, int sy, float[] d, int dOff, int x0, int width,
                                       boolean strips) {
         int c0 = x0 / s - r, c1 = c0 + width / s + 2 * r;      // the row's source columns [c0, c1)
         int a = Math.max(c0, 0), e = Math.min(c1, w);
         if (sy < 0 || sy >= h) {
-            java.util.Arrays.fill(d, dOff, dOff + s * (c1 - c0), 0f);
+            java.util.Arrays.fill(d, dOff, dOff + (c1 - c0), 0f);
             return;
         }
         if (strips) {
-            java.util.Arrays.fill(d, dOff, dOff + s * (a - c0), 0f);                       // left of the image
-            java.util.Arrays.fill(d, dOff + s * (e - c0), dOff + s * (c1 - c0), 0f);       // right of it
+            java.util.Arrays.fill(d, dOff, dOff + (a - c0), 0f);                   // left of the image
+            java.util.Arrays.fill(d, dOff + (e - c0), dOff + (c1 - c0), 0f);       // right of it
         }
-        int src = plane + sy * w + a, dst = dOff + s * (a - c0), n = e - a;
-        if (s == 1) {
-            System.arraycopy(x, src, d, dst, n);
-            return;
-        }
-        int X = 0;
-        for (; X + L <= n; X += L) {
-            FloatVector v = FloatVector.fromArray(S, x, src + X);
-            v.rearrange(DUP_LO).intoArray(d, dst + 2 * X);
-            v.rearrange(DUP_HI).intoArray(d, dst + 2 * X + L);
-        }
-        for (; X < n; X++) {
-            float v = x[src + X];
-            d[dst + 2 * X] = v;
-            d[dst + 2 * X + 1] = v;
-        }
+        System.arraycopy(x, plane + sy * w + a, d, dOff + (a - c0), e - a);
     }
 
-    /** Lane i takes lane i/2 (low half duplicated) and L/2 + i/2 (high half duplicated). */
+    /** Lane i takes lane i / 2: each of the low half's source columns for the two output columns it makes at s = 2. */
     private static final jdk.incubator.vector.VectorShuffle<Float> DUP_LO = jdk.incubator.vector.VectorShuffle.fromOp(S, i -> i / 2);
-    private static final jdk.incubator.vector.VectorShuffle<Float> DUP_HI = jdk.incubator.vector.VectorShuffle.fromOp(S, i -> L / 2 + i / 2);
 
     // The tiles are separate small methods with every vector a local, so that C2 keeps the accumulators in
     // registers (a vector passed to a call that is not inlined is boxed). Ring row j of the pair is slot
@@ -1314,133 +1298,143 @@ final class VectorKernels {
     // from there on the accumulators (X_h's pass 0.85-0.92: no read of self from memory).
 
     /**
-     * s = 2, four channels x the pair's two output rows: both rows read the same spread source rows, so each source
-     * vector loaded feeds two FMAs; per tap 4 source + 2 kernel loads for 8 FMAs.
+     * s = 2, four channels x the pair's two output rows (Y, Y+1), 2 L output columns per step: both rows read the same
+     * source rows, and a vector of L source columns makes 2 L output columns of each, its even and its odd ones. The
+     * pair-packed kernel's vectors (L output columns) are split into their even and odd columns (two two-input
+     * shuffles per row and tap, shared by the four channels), each source vector loaded feeds its channel's four
+     * (row, column parity) accumulators, and the parities are interleaved back as they are stored: per tap 4 kernel
+     * and 4 source loads and 4 shuffles for 16 FMAs, where a ring of spread source rows (every value twice, the form
+     * until 2026-12-01) took 6 loads, mostly across cache lines, per 8 FMAs: 0.84-0.87 of its time per FMA on L1 rows
+     * (microbenchmark at 64 and 128 output columns). A last vector of L output columns is made from its L / 2 source
+     * columns duplicated ({@link #carafeS2Tail4}).
      */
     private static void carafeS2Tile4(float[] d, int cStride, int dw, int rows, int first, int k, float[] kr, int kb, int wv, float[] res, int d0, int rs, int cs,
                                         float[] self, float selfScale, float carafeScale) {
-        for (int X = 0, kv = kb; X < wv; X += L, kv += k * k * 2 * L) {
-            FloatVector a00 = FloatVector.zero(S), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        int taps2 = k * k * 2 * L, c2 = 2 * cStride, c3 = 3 * cStride;   // taps2: a vector of output columns' kernel
+        int X = 0, kv = kb;
+        for (; X + 2 * L <= wv; X += 2 * L, kv += 2 * taps2) {
+            FloatVector z = FloatVector.zero(S);
+            FloatVector a000 = z, a001 = z, a010 = z, a011 = z, a100 = z, a101 = z, a110 = z, a111 = z;
+            FloatVector a200 = z, a201 = z, a210 = z, a211 = z, a300 = z, a301 = z, a310 = z, a311 = z;
             for (int ky = 0, slot = first; ky < k; ky++, slot = slot + 1 == rows ? 0 : slot + 1) {
-                int row = slot * dw + X, kt = kv + ky * k * 2 * L;
-                for (int kx = 0; kx < k; kx++, row += 2, kt += 2 * L) {
-                    FloatVector k0 = FloatVector.fromArray(S, kr, kt), k1 = FloatVector.fromArray(S, kr, kt + L);
+                int row = slot * dw + X / 2, kt = kv + ky * k * 2 * L;
+                for (int kx = 0; kx < k; kx++, row++, kt += 2 * L) {
+                    FloatVector lo0 = FloatVector.fromArray(S, kr, kt), hi0 = FloatVector.fromArray(S, kr, kt + taps2);
+                    FloatVector lo1 = FloatVector.fromArray(S, kr, kt + L), hi1 = FloatVector.fromArray(S, kr, kt + taps2 + L);
+                    FloatVector k00 = lo0.rearrange(EVENS, hi0), k01 = lo0.rearrange(ODDS, hi0);
+                    FloatVector k10 = lo1.rearrange(EVENS, hi1), k11 = lo1.rearrange(ODDS, hi1);
                     FloatVector v = FloatVector.fromArray(S, d, row);
-                    a00 = v.fma(k0, a00);
-                    a01 = v.fma(k1, a01);
+                    a000 = v.fma(k00, a000); a001 = v.fma(k01, a001); a010 = v.fma(k10, a010); a011 = v.fma(k11, a011);
                     v = FloatVector.fromArray(S, d, row + cStride);
-                    a10 = v.fma(k0, a10);
-                    a11 = v.fma(k1, a11);
-                    v = FloatVector.fromArray(S, d, row + 2 * cStride);
-                    a20 = v.fma(k0, a20);
-                    a21 = v.fma(k1, a21);
-                    v = FloatVector.fromArray(S, d, row + 3 * cStride);
-                    a30 = v.fma(k0, a30);
-                    a31 = v.fma(k1, a31);
+                    a100 = v.fma(k00, a100); a101 = v.fma(k01, a101); a110 = v.fma(k10, a110); a111 = v.fma(k11, a111);
+                    v = FloatVector.fromArray(S, d, row + c2);
+                    a200 = v.fma(k00, a200); a201 = v.fma(k01, a201); a210 = v.fma(k10, a210); a211 = v.fma(k11, a211);
+                    v = FloatVector.fromArray(S, d, row + c3);
+                    a300 = v.fma(k00, a300); a301 = v.fma(k01, a301); a310 = v.fma(k10, a310); a311 = v.fma(k11, a311);
                 }
             }
             int o = d0 + X;
-            a00.intoArray(res, o);
-            a01.intoArray(res, o + rs);
-            a10.intoArray(res, o + cs);
-            a11.intoArray(res, o + cs + rs);
-            a20.intoArray(res, o + 2 * cs);
-            a21.intoArray(res, o + 2 * cs + rs);
-            a30.intoArray(res, o + 3 * cs);
-            a31.intoArray(res, o + 3 * cs + rs);
+            a000.rearrange(ZIP_LO, a001).intoArray(res, o); a000.rearrange(ZIP_HI, a001).intoArray(res, o + L);
+            a010.rearrange(ZIP_LO, a011).intoArray(res, o + rs); a010.rearrange(ZIP_HI, a011).intoArray(res, o + rs + L);
+            o += cs;
+            a100.rearrange(ZIP_LO, a101).intoArray(res, o); a100.rearrange(ZIP_HI, a101).intoArray(res, o + L);
+            a110.rearrange(ZIP_LO, a111).intoArray(res, o + rs); a110.rearrange(ZIP_HI, a111).intoArray(res, o + rs + L);
+            o += cs;
+            a200.rearrange(ZIP_LO, a201).intoArray(res, o); a200.rearrange(ZIP_HI, a201).intoArray(res, o + L);
+            a210.rearrange(ZIP_LO, a211).intoArray(res, o + rs); a210.rearrange(ZIP_HI, a211).intoArray(res, o + rs + L);
+            o += cs;
+            a300.rearrange(ZIP_LO, a301).intoArray(res, o); a300.rearrange(ZIP_HI, a301).intoArray(res, o + L);
+            a310.rearrange(ZIP_LO, a311).intoArray(res, o + rs); a310.rearrange(ZIP_HI, a311).intoArray(res, o + rs + L);
         }
+        if (X < wv) carafeS2Tail4(d, cStride, dw, rows, first, k, kr, kv, X, res, d0, rs, cs);
         if (self != null) residualRows(res, d0, rs, cs, wv, self, selfScale, carafeScale);
     }
 
     /**
-     * {@link #carafeS2Tile4} for k = 5 (the default low-pass kernel), same arithmetic in the same order: the ring
-     * offsets of the five tap rows are worked out once per call and each tap row is its own kx loop over a fixed base,
-     * so the loop over the row's vectors carries no ring arithmetic and C2 keeps fewer values live (a loop over ky
-     * with the ring's wrap spilled them and recomputed bases and range checks per tap row, seen in C2's code): 0.85-0.88
-     * of that form's time per FMA on L1-resident rows, and CARAFE(X_l) 0.92-0.95 at W2, 0.97-0.99 at W3 (more of its
-     * time is writing lr_out there), in-process A/Bs of the two builds; all 25 taps unrolled ran 1.7x slower (the
-     * loads hoisted and spilled). The five tap rows are written out because a helper taking the accumulators would box
-     * them.
+     * The last vector of output columns X .. X + L - 1 of an s = 2 four-channel tile whose width is an odd number of
+     * vectors: its L / 2 source columns, each duplicated, times the kernel vectors as they are packed (same taps in
+     * the same order as the full steps).
+     */
+    private static void carafeS2Tail4(float[] d, int cStride, int dw, int rows, int first, int k, float[] kr, int kv, int X,
+                                      float[] res, int d0, int rs, int cs) {
+        FloatVector a00 = FloatVector.zero(S), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        for (int ky = 0, slot = first; ky < k; ky++, slot = slot + 1 == rows ? 0 : slot + 1) {
+            int row = slot * dw + X / 2, kt = kv + ky * k * 2 * L;
+            for (int kx = 0; kx < k; kx++, row++, kt += 2 * L) {
+                FloatVector k0 = FloatVector.fromArray(S, kr, kt), k1 = FloatVector.fromArray(S, kr, kt + L);
+                FloatVector v = FloatVector.fromArray(S, d, row).rearrange(DUP_LO);
+                a00 = v.fma(k0, a00); a01 = v.fma(k1, a01);
+                v = FloatVector.fromArray(S, d, row + cStride).rearrange(DUP_LO);
+                a10 = v.fma(k0, a10); a11 = v.fma(k1, a11);
+                v = FloatVector.fromArray(S, d, row + 2 * cStride).rearrange(DUP_LO);
+                a20 = v.fma(k0, a20); a21 = v.fma(k1, a21);
+                v = FloatVector.fromArray(S, d, row + 3 * cStride).rearrange(DUP_LO);
+                a30 = v.fma(k0, a30); a31 = v.fma(k1, a31);
+            }
+        }
+        int o = d0 + X;
+        a00.intoArray(res, o);
+        a01.intoArray(res, o + rs);
+        a10.intoArray(res, o + cs);
+        a11.intoArray(res, o + cs + rs);
+        a20.intoArray(res, o + 2 * cs);
+        a21.intoArray(res, o + 2 * cs + rs);
+        a30.intoArray(res, o + 3 * cs);
+        a31.intoArray(res, o + 3 * cs + rs);
+    }
+
+    /**
+     * {@link #carafeS2Tile4} for k = 5 (the default low-pass kernel), same arithmetic in the same order, with the ring
+     * geometry a compile-time constant (the 4 channels are constant displacements off one register; see
+     * {@link #RING_ROW}) and the five tap rows' ring offsets worked out once per call, so that the loop over the
+     * row's vectors carries no ring arithmetic (a ky loop with the ring's wrap had C2 spill the loop's values and
+     * redo bases and range checks per tap row, seen in C2's code; all 25 taps unrolled ran 1.7x slower, the loads
+     * hoisted and spilled).
      */
     private static void carafeS2Tile4K5(float[] d, int rows, int first, float[] kr, int kb, int wv, float[] res, int d0, int rs, int cs,
                                         float[] self, float selfScale, float carafeScale) {
-        final int tapRow = 5 * 2 * L;                  // kernel floats per tap row (5 taps, 2 output rows each)
+        final int taps2 = 25 * 2 * L;
         final int cStride = RING_K5S2, c2 = 2 * RING_K5S2, c3 = 3 * RING_K5S2;
         int s1 = first + 1 == rows ? 0 : first + 1, s2 = s1 + 1 == rows ? 0 : s1 + 1;
         int s3 = s2 + 1 == rows ? 0 : s2 + 1, s4 = s3 + 1 == rows ? 0 : s3 + 1;
         int r0 = first * RING_ROW, r1 = s1 * RING_ROW, r2 = s2 * RING_ROW, r3 = s3 * RING_ROW, r4 = s4 * RING_ROW;
-        for (int X = 0, kv = kb; X < wv; X += L, kv += 5 * tapRow) {
-            FloatVector a00 = FloatVector.zero(S), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-            for (int kx = 0; kx < 5; kx++) {
-                int row = r0 + X + 2 * kx, kt = kv + kx * 2 * L;
-                FloatVector k0 = FloatVector.fromArray(S, kr, kt), k1 = FloatVector.fromArray(S, kr, kt + L);
-                FloatVector v = FloatVector.fromArray(S, d, row);
-                a00 = v.fma(k0, a00); a01 = v.fma(k1, a01);
-                v = FloatVector.fromArray(S, d, row + cStride);
-                a10 = v.fma(k0, a10); a11 = v.fma(k1, a11);
-                v = FloatVector.fromArray(S, d, row + c2);
-                a20 = v.fma(k0, a20); a21 = v.fma(k1, a21);
-                v = FloatVector.fromArray(S, d, row + c3);
-                a30 = v.fma(k0, a30); a31 = v.fma(k1, a31);
-            }
-            for (int kx = 0; kx < 5; kx++) {
-                int row = r1 + X + 2 * kx, kt = kv + tapRow + kx * 2 * L;
-                FloatVector k0 = FloatVector.fromArray(S, kr, kt), k1 = FloatVector.fromArray(S, kr, kt + L);
-                FloatVector v = FloatVector.fromArray(S, d, row);
-                a00 = v.fma(k0, a00); a01 = v.fma(k1, a01);
-                v = FloatVector.fromArray(S, d, row + cStride);
-                a10 = v.fma(k0, a10); a11 = v.fma(k1, a11);
-                v = FloatVector.fromArray(S, d, row + c2);
-                a20 = v.fma(k0, a20); a21 = v.fma(k1, a21);
-                v = FloatVector.fromArray(S, d, row + c3);
-                a30 = v.fma(k0, a30); a31 = v.fma(k1, a31);
-            }
-            for (int kx = 0; kx < 5; kx++) {
-                int row = r2 + X + 2 * kx, kt = kv + 2 * tapRow + kx * 2 * L;
-                FloatVector k0 = FloatVector.fromArray(S, kr, kt), k1 = FloatVector.fromArray(S, kr, kt + L);
-                FloatVector v = FloatVector.fromArray(S, d, row);
-                a00 = v.fma(k0, a00); a01 = v.fma(k1, a01);
-                v = FloatVector.fromArray(S, d, row + cStride);
-                a10 = v.fma(k0, a10); a11 = v.fma(k1, a11);
-                v = FloatVector.fromArray(S, d, row + c2);
-                a20 = v.fma(k0, a20); a21 = v.fma(k1, a21);
-                v = FloatVector.fromArray(S, d, row + c3);
-                a30 = v.fma(k0, a30); a31 = v.fma(k1, a31);
-            }
-            for (int kx = 0; kx < 5; kx++) {
-                int row = r3 + X + 2 * kx, kt = kv + 3 * tapRow + kx * 2 * L;
-                FloatVector k0 = FloatVector.fromArray(S, kr, kt), k1 = FloatVector.fromArray(S, kr, kt + L);
-                FloatVector v = FloatVector.fromArray(S, d, row);
-                a00 = v.fma(k0, a00); a01 = v.fma(k1, a01);
-                v = FloatVector.fromArray(S, d, row + cStride);
-                a10 = v.fma(k0, a10); a11 = v.fma(k1, a11);
-                v = FloatVector.fromArray(S, d, row + c2);
-                a20 = v.fma(k0, a20); a21 = v.fma(k1, a21);
-                v = FloatVector.fromArray(S, d, row + c3);
-                a30 = v.fma(k0, a30); a31 = v.fma(k1, a31);
-            }
-            for (int kx = 0; kx < 5; kx++) {
-                int row = r4 + X + 2 * kx, kt = kv + 4 * tapRow + kx * 2 * L;
-                FloatVector k0 = FloatVector.fromArray(S, kr, kt), k1 = FloatVector.fromArray(S, kr, kt + L);
-                FloatVector v = FloatVector.fromArray(S, d, row);
-                a00 = v.fma(k0, a00); a01 = v.fma(k1, a01);
-                v = FloatVector.fromArray(S, d, row + cStride);
-                a10 = v.fma(k0, a10); a11 = v.fma(k1, a11);
-                v = FloatVector.fromArray(S, d, row + c2);
-                a20 = v.fma(k0, a20); a21 = v.fma(k1, a21);
-                v = FloatVector.fromArray(S, d, row + c3);
-                a30 = v.fma(k0, a30); a31 = v.fma(k1, a31);
+        int X = 0, kv = kb;
+        for (; X + 2 * L <= wv; X += 2 * L, kv += 2 * taps2) {
+            FloatVector z = FloatVector.zero(S);
+            FloatVector a000 = z, a001 = z, a010 = z, a011 = z, a100 = z, a101 = z, a110 = z, a111 = z;
+            FloatVector a200 = z, a201 = z, a210 = z, a211 = z, a300 = z, a301 = z, a310 = z, a311 = z;
+            for (int ky = 0; ky < 5; ky++) {
+                int rb = (ky == 0 ? r0 : ky == 1 ? r1 : ky == 2 ? r2 : ky == 3 ? r3 : r4) + X / 2;
+                for (int kx = 0; kx < 5; kx++) {
+                    int row = rb + kx, kt = kv + (5 * ky + kx) * 2 * L;
+                    FloatVector lo0 = FloatVector.fromArray(S, kr, kt), hi0 = FloatVector.fromArray(S, kr, kt + taps2);
+                    FloatVector lo1 = FloatVector.fromArray(S, kr, kt + L), hi1 = FloatVector.fromArray(S, kr, kt + taps2 + L);
+                    FloatVector k00 = lo0.rearrange(EVENS, hi0), k01 = lo0.rearrange(ODDS, hi0);
+                    FloatVector k10 = lo1.rearrange(EVENS, hi1), k11 = lo1.rearrange(ODDS, hi1);
+                    FloatVector v = FloatVector.fromArray(S, d, row);
+                    a000 = v.fma(k00, a000); a001 = v.fma(k01, a001); a010 = v.fma(k10, a010); a011 = v.fma(k11, a011);
+                    v = FloatVector.fromArray(S, d, row + cStride);
+                    a100 = v.fma(k00, a100); a101 = v.fma(k01, a101); a110 = v.fma(k10, a110); a111 = v.fma(k11, a111);
+                    v = FloatVector.fromArray(S, d, row + c2);
+                    a200 = v.fma(k00, a200); a201 = v.fma(k01, a201); a210 = v.fma(k10, a210); a211 = v.fma(k11, a211);
+                    v = FloatVector.fromArray(S, d, row + c3);
+                    a300 = v.fma(k00, a300); a301 = v.fma(k01, a301); a310 = v.fma(k10, a310); a311 = v.fma(k11, a311);
+                }
             }
             int o = d0 + X;
-            a00.intoArray(res, o);
-            a01.intoArray(res, o + rs);
-            a10.intoArray(res, o + cs);
-            a11.intoArray(res, o + cs + rs);
-            a20.intoArray(res, o + 2 * cs);
-            a21.intoArray(res, o + 2 * cs + rs);
-            a30.intoArray(res, o + 3 * cs);
-            a31.intoArray(res, o + 3 * cs + rs);
+            a000.rearrange(ZIP_LO, a001).intoArray(res, o); a000.rearrange(ZIP_HI, a001).intoArray(res, o + L);
+            a010.rearrange(ZIP_LO, a011).intoArray(res, o + rs); a010.rearrange(ZIP_HI, a011).intoArray(res, o + rs + L);
+            o += cs;
+            a100.rearrange(ZIP_LO, a101).intoArray(res, o); a100.rearrange(ZIP_HI, a101).intoArray(res, o + L);
+            a110.rearrange(ZIP_LO, a111).intoArray(res, o + rs); a110.rearrange(ZIP_HI, a111).intoArray(res, o + rs + L);
+            o += cs;
+            a200.rearrange(ZIP_LO, a201).intoArray(res, o); a200.rearrange(ZIP_HI, a201).intoArray(res, o + L);
+            a210.rearrange(ZIP_LO, a211).intoArray(res, o + rs); a210.rearrange(ZIP_HI, a211).intoArray(res, o + rs + L);
+            o += cs;
+            a300.rearrange(ZIP_LO, a301).intoArray(res, o); a300.rearrange(ZIP_HI, a301).intoArray(res, o + L);
+            a310.rearrange(ZIP_LO, a311).intoArray(res, o + rs); a310.rearrange(ZIP_HI, a311).intoArray(res, o + rs + L);
         }
+        if (X < wv) carafeS2Tail4(d, RING_K5S2, RING_ROW, rows, first, 5, kr, kv, X, res, d0, rs, cs);
         if (self != null) residualRows(res, d0, rs, cs, wv, self, selfScale, carafeScale);
     }
 
@@ -1600,10 +1594,19 @@ final class VectorKernels {
         for (int X = 0, kv = kb; X < wv; X += L, kv += k * k * 2 * L) {
             FloatVector a0 = FloatVector.zero(S), a1 = a0;
             for (int ky = 0, slot = first; ky < k; ky++, slot = slot + 1 == rows ? 0 : slot + 1) {
-                // row Y+1 reads one ring row lower when s = 1, the same row when s = 2
-                int lowerSlot = s == 2 ? slot : slot + 1 == rows ? 0 : slot + 1;
+                if (s == 2) {
+                    // both rows read the same ring row, whose source columns X / 2 .. make output columns X .. twice
+                    for (int kx = 0, row = d0 + slot * dw + X / 2, kt = kv + ky * k * 2 * L; kx < k; kx++, row++, kt += 2 * L) {
+                        FloatVector v = FloatVector.fromArray(S, d, row).rearrange(DUP_LO);
+                        a0 = v.fma(FloatVector.fromArray(S, kr, kt), a0);
+                        a1 = v.fma(FloatVector.fromArray(S, kr, kt + L), a1);
+                    }
+                    continue;
+                }
+                // row Y+1 reads one ring row lower
+                int lowerSlot = slot + 1 == rows ? 0 : slot + 1;
                 int row0 = d0 + slot * dw + X, row1 = d0 + lowerSlot * dw + X, kt = kv + ky * k * 2 * L;
-                for (int kx = 0; kx < k; kx++, row0 += s, row1 += s, kt += 2 * L) {
+                for (int kx = 0; kx < k; kx++, row0++, row1++, kt += 2 * L) {
                     a0 = FloatVector.fromArray(S, d, row0).fma(FloatVector.fromArray(S, kr, kt), a0);
                     a1 = FloatVector.fromArray(S, d, row1).fma(FloatVector.fromArray(S, kr, kt + L), a1);
                 }
