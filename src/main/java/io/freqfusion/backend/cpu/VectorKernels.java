@@ -1,6 +1,7 @@
 package io.freqfusion.backend.cpu;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -1680,7 +1681,7 @@ final class VectorKernels {
                 // conversion with Java's saturation fix-ups (with Estrin 0.89)
                 FloatVector r2 = r.mul(r);
                 FloatVector q = r.fma(EXP_P0, EXP_P1).fma(r2, r.fma(p2, p3)).fma(r2, r.fma(p4, p5));
-                FloatVector scale = ((jdk.incubator.vector.IntVector) nr.reinterpretAsInts()).add(127 - EXP_ROUND_BITS)
+                FloatVector scale = ((IntVector) nr.reinterpretAsInts()).add(127 - EXP_ROUND_BITS)
                         .lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();        // 2^n
                 FloatVector e = q.fma(r2, r).add(1f).mul(scale).mul(window ? hamming[t] : hamming[0]);
                 e.intoArray(buf, o);
@@ -1704,9 +1705,11 @@ final class VectorKernels {
      * Both samplers' table, per output row item = (b, g, Y) of (B, groups, 2h) and X < wv = vectorWidth(2w) (lanes past
      * the row repeat its last pixel): the four neighbours' pixel indices in the plane, border-clamped, times unit (q:
      * top-left, top-right, bottom-left, bottom-right) and the x and y weights. Rows for the gathers (unit 1): index q
-     * at idx[item 4 wv + q wv + X], weights at wgt[item 2 wv + X] and wgt[item 2 wv + wv + X]; per pixel for the
-     * blocked sampler (unit 8, floats per pixel of its plane): idx[item 4 wv + 4 X + q], wgt[item 2 wv + 2 X] and
-     * [.. + 1] (one stream instead of six: the blocked sampler took 0.93 of its time with the rows). With consecutive non-null,
+     * at idx[item 4 wv + q wv + X], weights at wgt[item 2 wv + X] and wgt[item 2 wv + wv + X]; per vector of L
+     * pixels for the blocked sampler (unit L, floats per pixel of its plane): for X = X0 + l (X0 a multiple of L)
+     * idx[item 4 wv + 4 X0 + q L + l], wgt[item 2 wv + 2 X0 + l] and [.. + L] (one stream instead of six: the blocked
+     * sampler took 0.93 of its time with the rows), made a vector of L columns at a time ({@link #sampleRowBlocked}).
+     * With consecutive non-null,
      * per vector of L pixels whether all its 4 x L neighbours are runs of consecutive pixels (plain loads then do for
      * gathers; rows only); with lastRow non-null, the last source row the output row reads.
      */
@@ -1714,24 +1717,95 @@ final class VectorKernels {
                                     boolean[] consecutive, int[] lastRow) {
         int H = 2 * h, W = 2 * w, q8 = 8 * groups, wv = vectorWidth(W), rowInts = 4 * wv, rowFloats = 2 * wv;
         boolean rows = unit == 1;
-        int qs = rows ? wv : 1, xs = rows ? 1 : 4, ys = rows ? wv : 1, xw = rows ? 1 : 2;   // strides: corner, pixel; y weight, pixel
+        int qs = rows ? wv : L, ys = rows ? wv : L;   // strides: corner, y weight
         SampleTableTask sampleTable = SAMPLE_TABLE.get();
         sampleTable.delta = delta; sampleTable.wgt = wgt; sampleTable.idx = idx; sampleTable.lastRow = lastRow;
         sampleTable.consecutive = consecutive; sampleTable.groups = groups; sampleTable.h = h; sampleTable.w = w;
         sampleTable.unit = unit; sampleTable.H = H; sampleTable.W = W; sampleTable.q8 = q8; sampleTable.wv = wv;
-        sampleTable.rowInts = rowInts; sampleTable.rowFloats = rowFloats; sampleTable.qs = qs; sampleTable.xs = xs;
-        sampleTable.ys = ys; sampleTable.xw = xw;
+        sampleTable.rowInts = rowInts; sampleTable.rowFloats = rowFloats; sampleTable.qs = qs; sampleTable.ys = ys;
         par.run(B * groups * H, sampleTable);
     }
 
     private static final ThreadLocal<SampleTableTask> SAMPLE_TABLE = ThreadLocal.withInitial(SampleTableTask::new);
+
+    private static final VectorSpecies<Integer> SI = S.withLanes(int.class);
+    private static final jdk.incubator.vector.VectorShuffle<Integer> ZIP_LO_I = jdk.incubator.vector.VectorShuffle.fromOp(SI, i -> (i & 1) * L + i / 2);
+    private static final jdk.incubator.vector.VectorShuffle<Integer> ZIP_HI_I = jdk.incubator.vector.VectorShuffle.fromOp(SI, i -> (i & 1) * L + L / 2 + i / 2);
+    private static final FloatVector IOTA = FloatVector.fromArray(S, iota(), 0);
+
+    private static float[] iota() {
+        float[] a = new float[L];
+        for (int i = 0; i < L; i++) a[i] = i;
+        return a;
+    }
+
+    /**
+     * The blocked sampler's table for output row (y, i) of one group, source columns 0 .. w / L L - 1 (pixels X < 2 w / L
+     * L), a vector of L source columns at a time: both column parities j (the offsets' phases, planes hw apart from dx0
+     * and dy0) as vectors over the source columns, then interleaved into pixel order. The same operations in the same
+     * order as the per-pixel form (so the same values). The conversions are convertShape with the species named and the
+     * result cast: an I2F convert() passed on as a Vector<Float> was left to the interpreter's boxed form (688 bytes
+     * per call in a microbenchmark). Returns the last source row the pixels read.
+     */
+    private static int sampleRowBlocked(float[] delta, int dx0, int dy0, int hw, int y, int w, int h, int unit, int[] idx, int io,
+                                        float[] wgt, int wo) {
+        int W = 2 * w, H = 2 * h;
+        FloatVector fy = FloatVector.broadcast(S, y + 0.5f);
+        IntVector last = IntVector.zero(SI);
+        for (int x = 0; x + L <= w; x += L) {
+            FloatVector fx = IOTA.add((float) x).add(0.5f);
+            FloatVector ix0 = fx.add(FloatVector.fromArray(S, delta, dx0 + x)).mul(2f).sub(0.5f).max(0f).min(W - 1);
+            FloatVector ix1 = fx.add(FloatVector.fromArray(S, delta, dx0 + hw + x)).mul(2f).sub(0.5f).max(0f).min(W - 1);
+            FloatVector iy0 = fy.add(FloatVector.fromArray(S, delta, dy0 + x)).mul(2f).sub(0.5f).max(0f).min(H - 1);
+            FloatVector iy1 = fy.add(FloatVector.fromArray(S, delta, dy0 + hw + x)).mul(2f).sub(0.5f).max(0f).min(H - 1);
+            IntVector x0 = (IntVector) ix0.convertShape(VectorOperators.F2I, SI, 0);
+            IntVector x1 = (IntVector) ix1.convertShape(VectorOperators.F2I, SI, 0);
+            IntVector y0 = (IntVector) iy0.convertShape(VectorOperators.F2I, SI, 0);
+            IntVector y1 = (IntVector) iy1.convertShape(VectorOperators.F2I, SI, 0);
+            // pixel order: X = 2 x + j, so the first L pixels are the zipped low halves, the next L the high halves
+            int X0 = 2 * x, k = io + 4 * X0, q = wo + 2 * X0;
+            IntVector p0 = y0.mul(W).add(x0), p1 = y1.mul(W).add(x1);
+            IntVector r0 = ((IntVector) x0.add(1).compare(VectorOperators.LT, W).toVector()).neg();   // 1 where x0 + 1 < W
+            IntVector r1 = ((IntVector) x1.add(1).compare(VectorOperators.LT, W).toVector()).neg();
+            IntVector b0 = ((IntVector) y0.add(1).compare(VectorOperators.LT, H).toVector()).neg().mul(W);
+            IntVector b1 = ((IntVector) y1.add(1).compare(VectorOperators.LT, H).toVector()).neg().mul(W);
+            // the corners (q = 0 .. 3: +0, +right, +below, +below+right), each zipped into the two blocks' rows (not
+            // through a helper: one compiled on its own would take its vectors boxed)
+            IntVector e = p0.mul(unit), o = p1.mul(unit);
+            e.rearrange(ZIP_LO_I, o).intoArray(idx, k);
+            e.rearrange(ZIP_HI_I, o).intoArray(idx, k + 4 * L);
+            e = p0.add(r0).mul(unit);
+            o = p1.add(r1).mul(unit);
+            e.rearrange(ZIP_LO_I, o).intoArray(idx, k + L);
+            e.rearrange(ZIP_HI_I, o).intoArray(idx, k + 5 * L);
+            p0 = p0.add(b0);
+            p1 = p1.add(b1);
+            e = p0.mul(unit);
+            o = p1.mul(unit);
+            e.rearrange(ZIP_LO_I, o).intoArray(idx, k + 2 * L);
+            e.rearrange(ZIP_HI_I, o).intoArray(idx, k + 6 * L);
+            e = p0.add(r0).mul(unit);
+            o = p1.add(r1).mul(unit);
+            e.rearrange(ZIP_LO_I, o).intoArray(idx, k + 3 * L);
+            e.rearrange(ZIP_HI_I, o).intoArray(idx, k + 7 * L);
+            FloatVector wx0 = ix0.sub((FloatVector) x0.convertShape(VectorOperators.I2F, S, 0)), wx1 = ix1.sub((FloatVector) x1.convertShape(VectorOperators.I2F, S, 0));
+            FloatVector wy0 = iy0.sub((FloatVector) y0.convertShape(VectorOperators.I2F, S, 0)), wy1 = iy1.sub((FloatVector) y1.convertShape(VectorOperators.I2F, S, 0));
+            wx0.rearrange(ZIP_LO, wx1).intoArray(wgt, q);
+            wy0.rearrange(ZIP_LO, wy1).intoArray(wgt, q + L);
+            wx0.rearrange(ZIP_HI, wx1).intoArray(wgt, q + 2 * L);
+            wy0.rearrange(ZIP_HI, wy1).intoArray(wgt, q + 3 * L);
+            last = last.max(y0.add(1).min(H - 1)).max(y1.add(1).min(H - 1));
+        }
+        return last.reduceLanes(VectorOperators.MAX);
+    }
+
 
     /** {@link #sampleTable}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
     private static final class SampleTableTask extends Parallel.Task {
         float[] delta, wgt;
         int[] idx, lastRow;
         boolean[] consecutive;
-        int groups, h, w, unit, H, W, q8, wv, rowInts, rowFloats, qs, xs, ys, xw;
+        int groups, h, w, unit, H, W, q8, wv, rowInts, rowFloats, qs, ys;
 
         @Override
         public void run(int from, int to) {
@@ -1739,20 +1813,26 @@ final class VectorKernels {
             int[] idx = this.idx, lastRow = this.lastRow;
             boolean[] consecutive = this.consecutive;
             int groups = this.groups, h = this.h, w = this.w, unit = this.unit, H = this.H, W = this.W, q8 = this.q8;
-            int wv = this.wv, rowInts = this.rowInts, rowFloats = this.rowFloats, qs = this.qs, xs = this.xs;
-            int ys = this.ys, xw = this.xw;
+            int wv = this.wv, rowInts = this.rowInts, rowFloats = this.rowFloats, qs = this.qs, ys = this.ys;
+            boolean blocked = unit != 1;
             for (int item = from; item < to; item++) {
                 int b = item / (groups * H), g = (item / H) % groups, Y = item % H;
                 int y = Y >> 1, i = Y & 1, io = item * rowInts, wo = item * rowFloats, last = 0;
-                for (int X = 0; X < wv; X++) {
+                int dx0 = (b * q8 + g * 4 + i * 2) * h * w + y * w, dy0 = dx0 + 4 * groups * h * w;   // phase j = 0 at (y, 0)
+                // the blocked table a vector of L source columns (2 L pixels) at a time, then the rest pixel by pixel
+                int X1 = blocked ? 2 * (w / L * L) : 0;
+                if (blocked) last = sampleRowBlocked(delta, dx0, dy0, h * w, y, w, h, unit, idx, io, wgt, wo);
+                for (int X = X1; X < wv; X++) {
                     int x = Math.min(X, W - 1) >> 1, j = Math.min(X, W - 1) & 1;
-                    int phase = g * 4 + i * 2 + j;
-                    float dx = delta[(b * q8 + phase) * h * w + y * w + x];
-                    float dy = delta[(b * q8 + 4 * groups + phase) * h * w + y * w + x];
+                    float dx = delta[dx0 + j * h * w + x];
+                    float dy = delta[dy0 + j * h * w + x];
                     float ix = Math.min(Math.max(2f * (x + 0.5f + dx) - 0.5f, 0f), W - 1);
                     float iy = Math.min(Math.max(2f * (y + 0.5f + dy) - 0.5f, 0f), H - 1);
                     int x0 = (int) ix, y0 = (int) iy;
-                    int p = y0 * W + x0, right = x0 + 1 < W ? 1 : 0, below = y0 + 1 < H ? W : 0, k = io + X * xs, q = wo + X * xw;
+                    // the blocked layout keeps each vector of L pixels' 4 L indices (2 L weights) together
+                    int blockStart = blocked ? X & -L : 0;
+                    int p = y0 * W + x0, right = x0 + 1 < W ? 1 : 0, below = y0 + 1 < H ? W : 0;
+                    int k = io + X + 3 * blockStart, q = wo + X + blockStart;
                     idx[k] = unit * p;
                     idx[k + qs] = unit * (p + right);
                     idx[k + 2 * qs] = unit * (p + below);
@@ -1921,7 +2001,7 @@ final class VectorKernels {
                             FloatVector r = nn.fma(ln2Hi, xe).add(nn.mul(-EXP_LN2_LO));
                             FloatVector r2 = r.mul(r);
                             FloatVector poly = r.fma(EXP_P0, EXP_P1).fma(r2, r.fma(p2, p3)).fma(r2, r.fma(p4, p5));
-                            FloatVector scale = ((jdk.incubator.vector.IntVector) nr.reinterpretAsInts()).add(127 - EXP_ROUND_BITS)
+                            FloatVector scale = ((IntVector) nr.reinterpretAsInts()).add(127 - EXP_ROUND_BITS)
                                     .lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
                             FloatVector e = poly.fma(r2, r).add(1f).mul(scale);
                             FloatVector sig = FloatVector.broadcast(S, 1f).blend(e, d.compare(VectorOperators.LT, 0f)).div(e.add(1f));
@@ -2135,10 +2215,10 @@ final class VectorKernels {
                         }
                     }
                     for (int X0 = 0; X0 < W; X0 += L) {
-                        for (int l = 0, k = io + 4 * X0, q = wo + 2 * X0; l < L; l++, k += 4, q += 2) {   // pixel X0 + l
-                            FloatVector v00 = FloatVector.fromArray(S, pb, idx[k]), v01 = FloatVector.fromArray(S, pb, idx[k + 1]);
-                            FloatVector v10 = FloatVector.fromArray(S, pb, idx[k + 2]), v11 = FloatVector.fromArray(S, pb, idx[k + 3]);
-                            FloatVector ax = FloatVector.broadcast(S, wgt[q]), ay = FloatVector.broadcast(S, wgt[q + 1]);
+                        for (int l = 0, k = io + 4 * X0, q = wo + 2 * X0; l < L; l++, k++, q++) {   // pixel X0 + l
+                            FloatVector v00 = FloatVector.fromArray(S, pb, idx[k]), v01 = FloatVector.fromArray(S, pb, idx[k + L]);
+                            FloatVector v10 = FloatVector.fromArray(S, pb, idx[k + 2 * L]), v11 = FloatVector.fromArray(S, pb, idx[k + 3 * L]);
+                            FloatVector ax = FloatVector.broadcast(S, wgt[q]), ay = FloatVector.broadcast(S, wgt[q + L]);
                             FloatVector top = v01.sub(v00).fma(ax, v00), bot = v11.sub(v10).fma(ax, v10);
                             bot.sub(top).fma(ay, top).intoArray(tile, L * l);
                         }
