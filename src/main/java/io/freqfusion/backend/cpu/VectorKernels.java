@@ -1390,7 +1390,8 @@ final class VectorKernels {
      * {@link #RING_ROW}) and the five tap rows' ring offsets worked out once per call, so that the loop over the
      * row's vectors carries no ring arithmetic (a ky loop with the ring's wrap had C2 spill the loop's values and
      * redo bases and range checks per tap row, seen in C2's code; all 25 taps unrolled ran 1.7x slower, the loads
-     * hoisted and spilled).
+     * hoisted and spilled). Its body repeats the generic tile's on purpose: a helper taking the 16 accumulators would
+     * box them, and k = 5 through the generic tile read 1.05 at W2 and 0.99 at W3 (in-process A/B, 2026-12-01).
      */
     private static void carafeS2Tile4K5(float[] d, int rows, int first, float[] kr, int kb, int wv, float[] res, int d0, int rs, int cs,
                                         float[] self, float selfScale, float carafeScale) {
