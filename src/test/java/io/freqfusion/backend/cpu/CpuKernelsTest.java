@@ -203,6 +203,36 @@ class CpuKernelsTest {
     }
 
     @Test
+    void localCosineSimilarityTakesEachProductInChannelOrder() {
+        // bit for bit the float arithmetic of the definition with zero padding: per neighbour a fused multiply-add chain
+        // over the channels in order, then times the pixel's and the neighbour's inverse norms: widths on and off the
+        // vector length, one row and several, batch 2, zero pixels, and an infinite value at the border (a neighbour
+        // outside then makes NaN, as 0 x inf does). A faster form must keep this (one that took each product once for
+        // a pixel and its mirror neighbour was, and was not faster: bench/PERFORMANCE.md)
+        int[][] cases = {{2, 5, 7, 19}, {1, 6, 9, 2 * VectorKernels.L}, {2, 3, 1, VectorKernels.L + 5}, {1, 70, 6, 40}};
+        int[] dy = {-2, -2, -2, 0, 0, 2, 2, 2}, dx = {-2, 0, 2, -2, 2, -2, 0, 2};
+        java.util.Random rnd = new java.util.Random(29);
+        for (int[] cs : cases) {
+            int B = cs[0], C = cs[1], H = cs[2], W = cs[3], n = H * W;
+            float[] buf = new float[B * (C + 8) * n];
+            for (int b = 0; b < B; b++) {
+                for (int i = 0; i < C * n; i++) buf[b * (C + 8) * n + i] = rnd.nextInt(9) == 0 ? 0f : (float) rnd.nextGaussian();
+            }
+            buf[W - 1] = Float.POSITIVE_INFINITY;                   // batch 0, channel 0, the first row's last pixel
+            float[] in = buf.clone(), inv = new float[B * n];
+            CpuKernels.localCosineSimilarity(PAR, buf, B, C, H, W, inv);
+            for (int b = 0; b < B; b++) for (int o = 0; o < 8; o++) for (int y = 0; y < H; y++) for (int x = 0; x < W; x++) {
+                int ny = y + dy[o], nx = x + dx[o], base = b * (C + 8) * n;
+                boolean inside = ny >= 0 && ny < H && nx >= 0 && nx < W;
+                float d = 0f;
+                for (int c = 0; c < C; c++) d = Math.fma(in[base + c * n + y * W + x], inside ? in[base + c * n + ny * W + nx] : 0f, d);
+                float want = d * inv[b * n + y * W + x] * (inside ? inv[b * n + ny * W + nx] : 0f);
+                assertEquals(want, buf[base + (C + o) * n + y * W + x], 0f, java.util.Arrays.toString(cs) + " b " + b + " o " + o + " at " + y + "," + x);
+            }
+        }
+    }
+
+    @Test
     void localCosineSimilarityUsesDilationTwoAndZeroOutside() {
         // C = 2, 3x3; buffer has 2 + 8 channels. Vectors: (0,0) = (1,0); (0,2) = (0,1); (2,0) = (1,1); (2,2) = 0.
         int n = 9;
