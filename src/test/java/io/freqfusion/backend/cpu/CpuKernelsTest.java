@@ -166,22 +166,30 @@ class CpuKernelsTest {
         assertArrayEquals(new double[] {0.08, 0.54, 1, 0.54, 0.08}, FreqFusionWeights.hamming(5), 1e-12);
     }
 
+    /** The similarities' neighbour offsets, in their channel order. */
+    private static final int[] LCS_DY = {-2, -2, -2, 0, 0, 2, 2, 2}, LCS_DX = {-2, 0, 2, -2, 2, -2, 0, 2};
+
+    /** A (B, C + 8, n) similarity buffer: C channels of Gaussian values, about one pixel in zeroEvery zero, 8 empty. */
+    private static float[] lcsInput(java.util.Random rnd, int B, int C, int n, int zeroEvery) {
+        float[] buf = new float[B * (C + 8) * n];
+        for (int b = 0; b < B; b++) {
+            for (int i = 0; i < C * n; i++) buf[b * (C + 8) * n + i] = rnd.nextInt(zeroEvery) == 0 ? 0f : (float) rnd.nextGaussian();
+        }
+        return buf;
+    }
+
     @Test
     void localCosineSimilarityMatchesTheDefinition() {
         // sizes off the vector width and below the dilation, batch 2; zero pixels (norm clamped to 1e-8) included
         int[][] cases = {{2, 5, 7, 19}, {1, 3, 2, 3}, {1, 64, 9, 16}, {1, 4, 5, 1}};
-        int[] dy = {-2, -2, -2, 0, 0, 2, 2, 2}, dx = {-2, 0, 2, -2, 2, -2, 0, 2};
         java.util.Random rnd = new java.util.Random(11);
         for (int[] cs : cases) {
             int B = cs[0], C = cs[1], H = cs[2], W = cs[3], n = H * W;
-            float[] buf = new float[B * (C + 8) * n];
-            for (int b = 0; b < B; b++) {
-                for (int i = 0; i < C * n; i++) buf[b * (C + 8) * n + i] = rnd.nextInt(7) == 0 ? 0f : (float) rnd.nextGaussian();
-            }
+            float[] buf = lcsInput(rnd, B, C, n, 7);
             float[] in = buf.clone();
             CpuKernels.localCosineSimilarity(PAR, buf, B, C, H, W, new float[B * n]);
             for (int b = 0; b < B; b++) for (int o = 0; o < 8; o++) for (int y = 0; y < H; y++) for (int x = 0; x < W; x++) {
-                int ny = y + dy[o], nx = x + dx[o], base = b * (C + 8) * n;
+                int ny = y + LCS_DY[o], nx = x + LCS_DX[o], base = b * (C + 8) * n;
                 double want = 0;
                 if (ny >= 0 && ny < H && nx >= 0 && nx < W) {
                     double dot = 0, na = 0, nb = 0;
@@ -210,19 +218,15 @@ class CpuKernelsTest {
         // outside then makes NaN, as 0 x inf does). A faster form must keep this (one that took each product once for
         // a pixel and its mirror neighbour was, and was not faster: bench/PERFORMANCE.md)
         int[][] cases = {{2, 5, 7, 19}, {1, 6, 9, 2 * VectorKernels.L}, {2, 3, 1, VectorKernels.L + 5}, {1, 70, 6, 40}};
-        int[] dy = {-2, -2, -2, 0, 0, 2, 2, 2}, dx = {-2, 0, 2, -2, 2, -2, 0, 2};
         java.util.Random rnd = new java.util.Random(29);
         for (int[] cs : cases) {
             int B = cs[0], C = cs[1], H = cs[2], W = cs[3], n = H * W;
-            float[] buf = new float[B * (C + 8) * n];
-            for (int b = 0; b < B; b++) {
-                for (int i = 0; i < C * n; i++) buf[b * (C + 8) * n + i] = rnd.nextInt(9) == 0 ? 0f : (float) rnd.nextGaussian();
-            }
+            float[] buf = lcsInput(rnd, B, C, n, 9);
             buf[W - 1] = Float.POSITIVE_INFINITY;                   // batch 0, channel 0, the first row's last pixel
             float[] in = buf.clone(), inv = new float[B * n];
             CpuKernels.localCosineSimilarity(PAR, buf, B, C, H, W, inv);
             for (int b = 0; b < B; b++) for (int o = 0; o < 8; o++) for (int y = 0; y < H; y++) for (int x = 0; x < W; x++) {
-                int ny = y + dy[o], nx = x + dx[o], base = b * (C + 8) * n;
+                int ny = y + LCS_DY[o], nx = x + LCS_DX[o], base = b * (C + 8) * n;
                 boolean inside = ny >= 0 && ny < H && nx >= 0 && nx < W;
                 float d = 0f;
                 for (int c = 0; c < C; c++) d = Math.fma(in[base + c * n + y * W + x], inside ? in[base + c * n + ny * W + nx] : 0f, d);
