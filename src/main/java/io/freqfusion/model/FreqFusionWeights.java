@@ -180,8 +180,11 @@ public final class FreqFusionWeights {
         return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
     }
 
-    /** Outer product of numpy.hamming(k) with itself, rounded to float32 as the reference buffer is. */
-    static void fillHamming(float[] d, boolean on, int k) {
+    /**
+     * Outer product of numpy.hamming(k) with itself, rounded to float32 as the reference buffer is (d: k^2 taps, row
+     * major); with on false the window is off: d = {1}.
+     */
+    public static void fillHamming(float[] d, boolean on, int k) {
         if (!on) {
             d[0] = 1f;
             return;

@@ -637,8 +637,7 @@ class CpuKernelsTest {
         int k = 5, H = 19, W = 30, taps = k * k;     // 570 pixels: the unpacked normaliser's blocks of 256, one partial
         float[] z = new float[taps * H * W], hw = new float[taps];
         for (int i = 0; i < z.length; i++) z[i] = (float) rnd.nextGaussian();
-        double[] a = FreqFusionWeights.hamming(k);
-        for (int i = 0; i < hw.length; i++) hw[i] = (float) (a[i / k] * a[i % k]);
+        FreqFusionWeights.fillHamming(hw, true, k);
         int size = CpuKernels.packedKernelSize(1, taps, H, W);
         float[] kn = new float[z.length], ref = new float[size], mask = new float[z.length], packed = new float[size];
         CpuKernels.normalise(PAR, z, 1, taps, H * W, hw, kn);
@@ -671,9 +670,8 @@ class CpuKernelsTest {
                 int kOut = (int) Math.round(Math.sqrt(taps));
                 float[] x = new float[B * taps * h * w], K = new float[B * kSrc * kSrc * H * W], self = new float[B * taps * H * W];
                 for (float[] a : new float[][] {x, K, self}) for (int i = 0; i < a.length; i++) a[i] = (float) rnd.nextGaussian();
-                double[] a = FreqFusionWeights.hamming(kOut);
                 float[] hw = new float[taps];
-                for (int i = 0; i < taps; i++) hw[i] = (float) (a[i / kOut] * a[i % kOut]);
+                FreqFusionWeights.fillHamming(hw, true, kOut);
                 int size = CpuKernels.packedKernelSize(B, kSrc * kSrc, H, W), outSize = CpuKernels.packedKernelSize(B, taps, H, W);
                 float[] packed = new float[size];
                 CpuKernels.packKernel(PAR, K, B, kSrc * kSrc, H, W, packed);
@@ -713,9 +711,8 @@ class CpuKernelsTest {
                 float[] x = new float[B * ci * n], w3 = new float[co * ci * 9], b3 = new float[co];
                 for (float[] a : new float[][] {x, w3, b3}) for (int i = 0; i < a.length; i++) a[i] = (float) rnd.nextGaussian();
                 ConvWeights three = ConvWeights.pack(w3, b3, co, ci, 3);
-                double[] a = FreqFusionWeights.hamming(k);
                 float[] hwin = new float[co];
-                for (int i = 0; i < co; i++) hwin[i] = (float) (a[i / k] * a[i % k]);
+                FreqFusionWeights.fillHamming(hwin, true, k);
                 float[] scratch = new float[CpuKernels.convScratch(B, ci, h, w, 3, 1)];
                 float[] z = new float[B * co * n], want = new float[CpuKernels.packedKernelSize(B, co, h, w)];
                 CpuKernels.conv2d(PAR, x, B, h, w, three, 1, 1, z, scratch);
