@@ -953,7 +953,12 @@ final class VectorKernels {
     /** Floats per ring row: {@link #RING_ROW}, or more for a kernel so wide that not one vector of columns would fit. */
     private static int ringRow(int s, int k) { return Math.max(RING_ROW, L + s * (k - 1)); }
 
-    /** Output columns per strip: whole vectors whose ring row, with its s (k - 1) pad floats, fits {@link #ringRow}. */
+    /**
+     * Output columns per strip: whole vectors whose ring row, with its s (k - 1) pad floats, fits {@link #ringRow}. That
+     * is the geometry of the spread s = 2 rows used until 2026-12-01; the s = 2 ring rows now hold each source column
+     * once (width / 2 + k - 1 floats), so their strips are narrower than the ring would allow: kept so, as wider
+     * strips for images over 128 output columns were not measured.
+     */
     private static int stripWidth(int s, int k) { return (ringRow(s, k) - s * (k - 1)) / L * L; }
 
     /**
@@ -1799,7 +1804,6 @@ final class VectorKernels {
         }
         return last.reduceLanes(VectorOperators.MAX);
     }
-
 
     /** {@link #sampleTable}'s parallel body, the call's arguments in fields (see {@link Parallel.Task}). */
     private static final class SampleTableTask extends Parallel.Task {
