@@ -186,7 +186,7 @@ final class VectorKernels {
                 for (int y = 0; y < h; y++) {
                     int d = dst + (y + pad) * wp;
                     java.util.Arrays.fill(xp, d, d + pad, 0f);
-                    System.arraycopy(x, src + y * w, xp, d + pad, w);
+                    copyRow(x, src + y * w, xp, d + pad, w);
                     java.util.Arrays.fill(xp, d + pad + w, d + wp, 0f);
                 }
                 java.util.Arrays.fill(xp, dst + (pad + h) * wp, dst + hp * wp, 0f);
@@ -1288,7 +1288,19 @@ final class VectorKernels {
             java.util.Arrays.fill(d, dOff, dOff + (a - c0), 0f);                   // left of the image
             java.util.Arrays.fill(d, dOff + (e - c0), dOff + (c1 - c0), 0f);       // right of it
         }
-        System.arraycopy(x, plane + sy * w + a, d, dOff + (a - c0), e - a);
+        copyRow(x, plane + sy * w + a, d, dOff + (a - c0), e - a);
+    }
+
+    /**
+     * dst[d .. d + n) = src[s .. s + n): whole vectors by vector loads and stores, the rest by arraycopy. For the
+     * kernels' short row copies into their rings (64 floats per row at W2's HR, ~16 K rows per reassembly), where
+     * arraycopy's call and dispatch cost more than the 4 vector moves: X_h's pass took 0.83-0.91 and CARAFE(X_l)
+     * 0.96 of its time with arraycopy (bench/ab-kernel.sh, W2, same values).
+     */
+    private static void copyRow(float[] src, int s, float[] dst, int d, int n) {
+        int i = 0;
+        for (; i <= n - L; i += L) FloatVector.fromArray(S, src, s + i).intoArray(dst, d + i);
+        if (i < n) System.arraycopy(src, s + i, dst, d + i, n - i);
     }
 
     /** Lane i takes lane i / 2: each of the low half's source columns for the two output columns it makes at s = 2. */
@@ -2405,8 +2417,8 @@ final class VectorKernels {
                     for (int c = 0; c <= C; c++) {
                         int dst = c * cStride + slot;
                         if (!inside) java.util.Arrays.fill(ring, dst, dst + W, 0f);
-                        else if (c < C) System.arraycopy(buf, b * batchStride + c * n + sy * W, ring, dst, W);
-                        else System.arraycopy(invNorm, b * n + sy * W, ring, dst, W);
+                        else if (c < C) copyRow(buf, b * batchStride + c * n + sy * W, ring, dst, W);
+                        else copyRow(invNorm, b * n + sy * W, ring, dst, W);
                     }
                 }
                 next = y + 3;
