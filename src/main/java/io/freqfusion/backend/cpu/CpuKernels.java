@@ -323,6 +323,26 @@ public final class CpuKernels {
     }
 
     /**
+     * Whether {@link #samplerInputPadded} takes a resolution of width w (rows of whole vectors).
+     */
+    public static boolean samplerRowsFit(int w) {
+        return VectorKernels.samplerRowsFit(w);
+    }
+
+    /**
+     * The sampler's input at one resolution, with the padded copy its 3x3 convolution reads: {@link #groupNorm} of x
+     * (B, C, H, W) into the first C channels of buf (B, C + 8, H, W), {@link #localCosineSimilarity} into its channels
+     * C..C+7 (invNorm: scratch of B*H*W), and of all C + 8 channels the padded copy {@link #conv3x3Prepadded} reads,
+     * into padded ({@link #convScratch}(B, C + 8, H, W, 3, 1) floats; every value the conv reads is written). The
+     * same values as those two kernels and {@link #conv2d}'s own copy, in fewer passes over the tensor. Needs
+     * {@link #samplerRowsFit}(W).
+     */
+    public static void samplerInputPadded(Parallel par, float[] x, int B, int C, int H, int W, int groups, float[] gamma,
+                                          float[] beta, float[] buf, float[] invNorm, float[] padded) {
+        VectorKernels.samplerInputPadded(par, x, B, C, H, W, groups, gamma, beta, buf, invNorm, padded);
+    }
+
+    /**
      * Offset combination (spec 6): delta = O * sigmoid(D) + init_pos with
      * O = lrOff + pixel_unshuffle(hrOff, 2), D = lrScale + pixel_unshuffle(hrScale, 2).
      * The offset and direct-scale convs run as one conv each at LR and HR (they share their input), so

@@ -70,6 +70,15 @@ final class CpuModuleForward implements ModuleForward {
      * and there is no lrPre.
      */
     private final boolean blockedSampling;
+    /**
+     * Whether the sampler's inputs at the hr and at the lr resolution are made by {@link CpuKernels#samplerInputPadded}
+     * (GroupNorm, the norms and the conv's padded copy in one pass by rows instead of three passes): its 3x3 convs by
+     * Winograd, GroupNorm on, widths of whole vectors, and a feature of at most {@link #PRODUCER_PADS_MAX_FLOATS}: the
+     * row pass reads the feature again after the group statistics, where GroupNorm normalised each group while the
+     * statistics had left it in L2 (W2 paper forward 0.957 and 0.972 over 10 and 8 alternating process pairs, 0.918
+     * in-process; W3 paper with its 4 MB hr feature included: 1.025 over 8 pairs).
+     */
+    private final boolean samplerRowsHr, samplerRowsLr;
     /** Convolution weights packed for the tiles, shared by the module's forwards of all shapes. */
     private final PackedModule packed;
     private final Clock clock = new Clock();
@@ -113,6 +122,10 @@ final class CpuModuleForward implements ModuleForward {
         int cs = cfg.samplerChannels(), g = cfg.featureResampleGroup();
         blockedSampling = fr && CpuKernels.blockedSampling(Cl, g);
         lrPre = fr && !blockedSampling ? new float[nH * Cl] : null;
+        boolean samplerRows = fr && cfg.featureResampleNorm() && cfg.samplerPadding() == 1 && packed.hrSampler.winograd != null
+                && packed.lrSampler.winograd != null;
+        samplerRowsHr = samplerRows && CpuKernels.samplerRowsFit(W) && nH * Cc <= PRODUCER_PADS_MAX_FLOATS;
+        samplerRowsLr = samplerRows && CpuKernels.samplerRowsFit(w) && nL * Cc <= PRODUCER_PADS_MAX_FLOATS;
         sh = fr ? new float[nH * cs] : null;
         sl = fr ? new float[nL * cs] : null;
         invNormH = fr ? new float[nH] : null;
@@ -318,25 +331,33 @@ final class CpuModuleForward implements ModuleForward {
      * feature (lrPre, or lrOut itself, in place, when sampled in channel blocks) into lrOut.
      */
     private void resample(float[] qh, float[] lrOut) {
-        int cs = cfg.samplerChannels(), g = cfg.featureResampleGroup(), ke = cfg.encoderKernel(), pad = cfg.samplerPadding();
-        int nHW = H * W, nhw = h * w;
-        if (cfg.featureResampleNorm()) {
-            groupNorm(par, qh, B, Cc, nHW, cfg.groupNormGroups(), wt.normHrW, wt.normHrB, sh, cs * nHW);
-            groupNorm(par, pl, B, Cc, nhw, cfg.groupNormGroups(), wt.normLrW, wt.normLrB, sl, cs * nhw);
-        } else {
-            copyChannels(qh, B, Cc, nHW, sh, cs * nHW);
-            copyChannels(pl, B, Cc, nhw, sl, cs * nhw);
-        }
-        localCosineSimilarity(par, sh, B, Cc, H, W, invNormH);
-        localCosineSimilarity(par, sl, B, Cc, h, w, invNormL);
-        conv2d(par, sl, B, h, w, packed.lrSampler, 1, pad, lrConv, scratch);
-        conv2d(par, sh, B, H, W, packed.hrSampler, 1, pad, hrConv, scratch);
+        int g = cfg.featureResampleGroup();
+        samplerConv(qh, H, W, wt.normHrW, wt.normHrB, sh, invNormH, packed.hrSampler, hrConv, samplerRowsHr);
+        samplerConv(pl, h, w, wt.normLrW, wt.normLrB, sl, invNormL, packed.lrSampler, lrConv, samplerRowsLr);
         combineOffsets(par, lrConv, hrConv, wt.initPos, B, g, h, w, delta);
         if (blockedSampling) {
             gridSampleBlocked(par, lrOut, delta, B, Cl, g, h, w, lrOut);
         } else {
             gridSampleBorder(par, lrPre, delta, B, Cl, g, h, w, lrOut);
         }
+    }
+
+    /**
+     * The sampler's conv at one resolution (spec 6): conv(concat(GroupNorm(x) or x, LCS), into out, with buf (B, Cc + 8,
+     * height, width) for the concat and invNorm for its norms; with rows by {@link CpuKernels#samplerInputPadded}.
+     */
+    private void samplerConv(float[] x, int height, int width, float[] gamma, float[] beta, float[] buf, float[] invNorm,
+                             ConvWeights conv, float[] out, boolean rows) {
+        int n = height * width, cs = cfg.samplerChannels();
+        if (rows) {
+            samplerInputPadded(par, x, B, Cc, height, width, cfg.groupNormGroups(), gamma, beta, buf, invNorm, scratch);
+            conv3x3Prepadded(par, scratch, B, height, width, conv, out, null, 0);
+            return;
+        }
+        if (cfg.featureResampleNorm()) groupNorm(par, x, B, Cc, n, cfg.groupNormGroups(), gamma, beta, buf, cs * n);
+        else copyChannels(x, B, Cc, n, buf, cs * n);
+        localCosineSimilarity(par, buf, B, Cc, height, width, invNorm);
+        conv2d(par, buf, B, height, width, conv, 1, cfg.samplerPadding(), out, scratch);
     }
 
     /**

@@ -2375,26 +2375,171 @@ final class VectorKernels {
         inverseNorm.buf = buf; inverseNorm.invNorm = invNorm; inverseNorm.C = C; inverseNorm.H = H; inverseNorm.W = W;
         inverseNorm.n = n; inverseNorm.batchStride = batchStride; inverseNorm.wv = wv;
         par.run(B * H, inverseNorm);
+        similarities(par, buf, B, C, H, W, invNorm, null);
+    }
+
+    /**
+     * localCosineSimilarity's second pass: the 8 similarities from buf's first C channels and the inverse norms; with
+     * padded non-null also their padded, deinterleaved copy (channels C..C+7 of padded's C + 8, see
+     * {@link #writePaddedRow}), each row while it is in L1.
+     */
+    private static void similarities(Parallel par, float[] buf, int B, int C, int H, int W, float[] invNorm, float[] padded) {
+        int n = H * W, batchStride = (C + 8) * n, wv = vectorWidth(W);
         int rl = wv + 4 + L, cStride = 5 * rl;                      // ring row: 2 zeros, W values, zeros
         SimilarityTask similarity = SIMILARITY.get();
         similarity.buf = buf; similarity.invNorm = invNorm; similarity.C = C; similarity.H = H; similarity.W = W;
         similarity.n = n; similarity.batchStride = batchStride; similarity.wv = wv; similarity.rl = rl;
-        similarity.cStride = cStride;
+        similarity.cStride = cStride; similarity.padded = padded;
+        if (padded != null) {
+            similarity.pe = winogradRun(W);
+            similarity.padPlane = winogradPlane(H, W);
+        }
         par.run(B * H, similarity);
+    }
+
+    /**
+     * Whether {@link #samplerInputPadded} takes images of width w: rows of whole vectors, so that its row pass splits
+     * each plane into vectors exactly as groupNorm's plane pass does (a partial vector there is finished by scalar
+     * arithmetic that rounds differently).
+     */
+    static boolean samplerRowsFit(int w) { return w % L == 0; }
+
+    /**
+     * The sampler's input at one resolution for a 3x3 Winograd conv ({@link #convWinogradPrepadded}): buf's first C
+     * channels = GroupNorm(x) (as {@link #groupNorm}), the inverse pixel norms of those channels into invNorm and the 8
+     * similarities into buf's channels C..C+7 (as {@link #localCosineSimilarity}), and the padded, deinterleaved copy
+     * of all C + 8 channels into padded. After the group statistics, one pass by rows normalises every channel of a
+     * row, sums its squares for the norms and writes the row's padded copy while it is in L1, where groupNorm's pass
+     * by channel groups, the norms' pass and the conv's copy pass each went over the whole tensor. Same values. Needs
+     * {@link #samplerRowsFit}(W).
+     */
+    static void samplerInputPadded(Parallel par, float[] x, int B, int C, int H, int W, int groups, float[] gamma, float[] beta,
+                                   float[] buf, float[] invNorm, float[] padded) {
+        if (!samplerRowsFit(W)) throw new IllegalArgumentException("samplerInputPadded: width " + W + " is not whole vectors of " + L);
+        int n = H * W, cpg = C / groups, batchStride = (C + 8) * n;
+        float[] affine = AFFINE.get(2 * B * C);
+        GroupNormStatsTask stats = GROUP_NORM_STATS.get();
+        stats.x = x; stats.gamma = gamma; stats.beta = beta; stats.affine = affine; stats.C = C; stats.n = n;
+        stats.groups = groups; stats.cpg = cpg; stats.BC = B * C;
+        par.run(B * groups, stats);
+        NormRowsTask rows = NORM_ROWS.get();
+        rows.x = x; rows.affine = affine; rows.buf = buf; rows.invNorm = invNorm; rows.padded = padded; rows.C = C;
+        rows.H = H; rows.W = W; rows.n = n; rows.batchStride = batchStride; rows.BC = B * C;
+        rows.pe = winogradRun(W); rows.padPlane = winogradPlane(H, W); rows.blocks = (H + NORM_ROWS_BLOCK - 1) / NORM_ROWS_BLOCK;
+        par.run(B * rows.blocks, rows);
+        similarities(par, buf, B, C, H, W, invNorm, padded);
+    }
+
+    /** Per channel the GroupNorm's scale (affine[b C + c]) and shift (affine[B C + b C + c]), shared by the row pass. */
+    private static final ThreadBuffer<float[]> AFFINE = ThreadBuffer.floats();
+    private static final ThreadLocal<GroupNormStatsTask> GROUP_NORM_STATS = ThreadLocal.withInitial(GroupNormStatsTask::new);
+    private static final ThreadLocal<NormRowsTask> NORM_ROWS = ThreadLocal.withInitial(NormRowsTask::new);
+
+    /** {@link #samplerInputPadded}'s group statistics, as {@link GroupNormTask} takes them, into per-channel scales and shifts. */
+    private static final class GroupNormStatsTask extends Parallel.Task {
+        float[] x, gamma, beta, affine;
+        int C, n, groups, cpg, BC;
+
+        @Override
+        public void run(int from, int to) {
+            float[] x = this.x, gamma = this.gamma, beta = this.beta, affine = this.affine;
+            int C = this.C, n = this.n, groups = this.groups, cpg = this.cpg, BC = this.BC, count = cpg * n;
+            for (int item = from; item < to; item++) {
+                int b = item / groups, g = item % groups;
+                int base = (b * C + g * cpg) * n;
+                double mean = sum(x, base, count, 0f) / count;
+                double var = sum(x, base, count, (float) mean) / count;
+                float inv = (float) (1.0 / Math.sqrt(var + 1e-5)), mu = (float) mean;
+                for (int cc = 0; cc < cpg; cc++) {
+                    int c = g * cpg + cc;
+                    affine[b * C + c] = inv * gamma[c];
+                    affine[BC + b * C + c] = beta[c] - mu * inv * gamma[c];
+                }
+            }
+        }
+
+        @Override
+        void clear() {
+            x = null;
+            gamma = null;
+            beta = null;
+            affine = null;
+        }
+    }
+
+    /**
+     * Rows per unit of {@link #samplerInputPadded}'s row pass: each channel is read as one run of this many rows. Row by
+     * row, the pass read one short row from every channel plane in turn, planes a power of two apart: no prefetch,
+     * a miss per channel and row, and the pass took as long as the three it replaced.
+     */
+    private static final int NORM_ROWS_BLOCK = 4;
+
+    /** {@link #samplerInputPadded}'s row pass: GroupNorm, the inverse norms (as {@link InverseNormTask}) and the padded copy. */
+    private static final class NormRowsTask extends Parallel.Task {
+        float[] x, affine, buf, invNorm, padded;
+        int C, H, W, n, batchStride, BC, pe, padPlane, blocks;
+
+        @Override
+        public void run(int from, int to) {
+            float[] x = this.x, affine = this.affine, buf = this.buf, invNorm = this.invNorm, padded = this.padded;
+            int C = this.C, H = this.H, W = this.W, n = this.n, batchStride = this.batchStride, BC = this.BC;
+            int pe = this.pe, padPlane = this.padPlane, blocks = this.blocks;
+            float[] ss = LCS_ROW.get(NORM_ROWS_BLOCK * W);
+            for (int item = from; item < to; item++) {
+                int b = item / blocks, y0 = item % blocks * NORM_ROWS_BLOCK, rows = Math.min(NORM_ROWS_BLOCK, H - y0), len = rows * W;
+                java.util.Arrays.fill(ss, 0, len, 0f);
+                for (int c = 0; c < C; c++) {
+                    // the block's rows of channel c are one run: squares summed per pixel in channel order, as the norms' pass
+                    FloatVector a = FloatVector.broadcast(S, affine[b * C + c]), shift = FloatVector.broadcast(S, affine[BC + b * C + c]);
+                    int src = (b * C + c) * n + y0 * W, dst = b * batchStride + c * n + y0 * W;
+                    for (int X = 0; X < len; X += L) {
+                        FloatVector v = FloatVector.fromArray(S, x, src + X).fma(a, shift);
+                        v.intoArray(buf, dst + X);
+                        v.fma(v, FloatVector.fromArray(S, ss, X)).intoArray(ss, X);
+                    }
+                    for (int r = 0; r < rows; r++) writePaddedRow(buf, dst + r * W, W, padded, (b * (C + 8) + c) * padPlane, y0 + r, H, pe);
+                }
+                int d = b * n + y0 * W;
+                for (int X = 0; X < len; X += L) {
+                    FloatVector.broadcast(S, 1f).div(FloatVector.fromArray(S, ss, X).lanewise(VectorOperators.SQRT).max(1e-8f)).intoArray(invNorm, d + X);
+                }
+            }
+        }
+
+        @Override
+        void clear() {
+            x = null;
+            affine = null;
+            buf = null;
+            invNorm = null;
+            padded = null;
+        }
+    }
+
+    /**
+     * Row y of an image plane (x[s .. s + w)) into its padded, deinterleaved copy (the plane at xp[plane ..], the layout
+     * {@link #convWinograd} reads: padded row y + 1, see {@link #toEvenOddRow}); with the first row also the zero row
+     * above it, with the last the zero rows below, so that the rows' producer writes every value the conv reads.
+     */
+    private static void writePaddedRow(float[] x, int s, int w, float[] xp, int plane, int y, int h, int pe) {
+        int rl = 2 * pe;
+        toEvenOddRow(x, s, w, xp, plane + (y + 1) * rl, pe);
+        if (y == 0) java.util.Arrays.fill(xp, plane, plane + rl, 0f);
+        if (y == h - 1) java.util.Arrays.fill(xp, plane + (h + 1) * rl, plane + winogradRows(h) * rl, 0f);
     }
 
     private static final ThreadLocal<SimilarityTask> SIMILARITY = ThreadLocal.withInitial(SimilarityTask::new);
 
     /** {@link #localCosineSimilarity}'s similarities, the call's arguments in fields (see {@link Parallel.Task}). */
     private static final class SimilarityTask extends Parallel.Task {
-        float[] buf, invNorm;
-        int C, H, W, n, batchStride, wv, rl, cStride;
+        float[] buf, invNorm, padded;
+        int C, H, W, n, batchStride, wv, rl, cStride, pe, padPlane;
 
         @Override
         public void run(int from, int to) {
-            float[] buf = this.buf, invNorm = this.invNorm;
+            float[] buf = this.buf, invNorm = this.invNorm, padded = this.padded;
             int C = this.C, H = this.H, W = this.W, n = this.n, batchStride = this.batchStride, wv = this.wv;
-            int rl = this.rl, cStride = this.cStride;
+            int rl = this.rl, cStride = this.cStride, pe = this.pe, padPlane = this.padPlane;
             float[] ring = LCS_RING.get((C + 1) * cStride + SLACK);
             float[] tail = LCS_ROW.get(Math.max(wv, 8 * L));
             for (int r = 0; r < 5 * (C + 1); r++) {                 // pads stay zero: rows only get values copied in
@@ -2432,6 +2577,9 @@ final class VectorKernels {
                         for (int o = 0; o < 8; o++) System.arraycopy(tail, o * L, buf, dst + o * n + X, W - X);
                     }
                 }
+                if (padded != null) {
+                    for (int o = 0; o < 8; o++) writePaddedRow(buf, dst + o * n, W, padded, (b * (C + 8) + C + o) * padPlane, y, H, pe);
+                }
             }
         }
 
@@ -2439,6 +2587,7 @@ final class VectorKernels {
         void clear() {
             buf = null;
             invNorm = null;
+            padded = null;
         }
     }
 

@@ -506,6 +506,43 @@ class CpuKernelsTest {
     }
 
     @Test
+    void samplerInputInOneRowPassGivesGroupNormSimilarityAndConvolutionValues() {
+        // GroupNorm, the norms and the conv's padded copy by one pass over rows, the similarities writing their rows'
+        // copies: the same values as groupNorm, localCosineSimilarity and the conv's own copy pass, bit for bit. The
+        // padded buffer starts as NaN (every value the conv reads must be written) and then holds another
+        // geometry's copy (the forward's hr then lr convs share it); batch 2, rows not a multiple of the Winograd
+        // block, groups of 4 and 8 channels, inputs with zeros and a large offset (GroupNorm's centring)
+        java.util.Random rnd = new java.util.Random(53);
+        int B = 2, C = 16, co = 12, L = VectorKernels.L;
+        float[] padded = new float[CpuKernels.convScratch(B, C + 8, 7, 3 * L, 3, 1) + CpuKernels.convScratch(B, C + 8, 6, L, 3, 1)];
+        java.util.Arrays.fill(padded, Float.NaN);
+        for (int[] hwg : new int[][] {{7, 3 * L, 4}, {6, L, 2}, {5, 2 * L, 4}}) {
+            int H = hwg[0], W = hwg[1], groups = hwg[2], n = H * W;
+            assertTrue(CpuKernels.samplerRowsFit(W));
+            float[] x = new float[B * C * n], gamma = new float[C], beta = new float[C];
+            for (int i = 0; i < x.length; i++) x[i] = rnd.nextInt(9) == 0 ? 0f : 3f + (float) rnd.nextGaussian();
+            for (int c = 0; c < C; c++) {
+                gamma[c] = 0.5f + rnd.nextFloat();
+                beta[c] = (float) rnd.nextGaussian();
+            }
+            float[] wts = new float[co * (C + 8) * 9], bias = new float[co];
+            for (float[] a : new float[][] {wts, bias}) for (int i = 0; i < a.length; i++) a[i] = (float) rnd.nextGaussian();
+            ConvWeights conv = ConvWeights.pack(wts, bias, co, C + 8, 3);
+            float[] buf = new float[B * (C + 8) * n], inv = new float[B * n], want = new float[B * co * n];
+            CpuKernels.groupNorm(PAR, x, B, C, n, groups, gamma, beta, buf, (C + 8) * n);
+            CpuKernels.localCosineSimilarity(PAR, buf, B, C, H, W, inv);
+            CpuKernels.conv2d(PAR, buf, B, H, W, conv, 1, 1, want, new float[CpuKernels.convScratch(B, C + 8, H, W, 3, 1)]);
+            float[] buf2 = new float[buf.length], inv2 = new float[inv.length], got = new float[want.length];
+            CpuKernels.samplerInputPadded(PAR, x, B, C, H, W, groups, gamma, beta, buf2, inv2, padded);
+            CpuKernels.conv3x3Prepadded(PAR, padded, B, H, W, conv, got, null, 0);
+            assertArrayEquals(buf, buf2, 0f, "normalised features and similarities, H=" + H + " W=" + W);
+            assertArrayEquals(inv, inv2, 0f, "inverse norms, H=" + H + " W=" + W);
+            assertArrayEquals(want, got, 0f, "sampler conv, H=" + H + " W=" + W);
+        }
+        assertFalse(CpuKernels.samplerRowsFit(L + 2));
+    }
+
+    @Test
     void carafeSplitByRowsGivesTheChannelSplitsValues() {
         // the same reassembly with its units split into the threads' ranges by rows (bands a multiple of the threads)
         // and by channels: only the order of the units differs, so the values are the same bit for bit
