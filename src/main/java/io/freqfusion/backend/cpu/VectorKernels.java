@@ -2289,20 +2289,19 @@ final class VectorKernels {
             float[] x = this.x, gamma = this.gamma, beta = this.beta, out = this.out;
             int C = this.C, n = this.n, groups = this.groups, outBatchStride = this.outBatchStride, cpg = this.cpg;
             int count = this.count;
+            float[] affine = GROUP_AFFINE.get(2 * cpg);
             for (int item = from; item < to; item++) {
                 int b = item / groups, g = item % groups;
                 int base = (b * C + g * cpg) * n;
-                double mean = sum(x, base, count, 0f) / count;
-                double var = sum(x, base, count, (float) mean) / count;   // of squared deviations
-                float inv = (float) (1.0 / Math.sqrt(var + 1e-5)), mu = (float) mean;
+                groupAffine(x, base, count, gamma, beta, g * cpg, cpg, affine, 0, cpg);
                 for (int cc = 0; cc < cpg; cc++) {
                     int c = g * cpg + cc;
-                    FloatVector a = FloatVector.broadcast(S, inv * gamma[c]);
-                    FloatVector shift = FloatVector.broadcast(S, beta[c] - mu * inv * gamma[c]);
+                    float scale = affine[cc], shift = affine[cpg + cc];
+                    FloatVector a = FloatVector.broadcast(S, scale), sv = FloatVector.broadcast(S, shift);
                     int src = base + cc * n, dst = b * outBatchStride + c * n;
                     int p = 0;
-                    for (; p + L <= n; p += L) FloatVector.fromArray(S, x, src + p).fma(a, shift).intoArray(out, dst + p);
-                    for (; p < n; p++) out[dst + p] = x[src + p] * (inv * gamma[c]) + (beta[c] - mu * inv * gamma[c]);
+                    for (; p + L <= n; p += L) FloatVector.fromArray(S, x, src + p).fma(a, sv).intoArray(out, dst + p);
+                    for (; p < n; p++) out[dst + p] = x[src + p] * scale + shift;
                 }
             }
         }
@@ -2313,6 +2312,26 @@ final class VectorKernels {
             gamma = null;
             beta = null;
             out = null;
+        }
+    }
+
+    /** Per thread, {@link GroupNormTask}'s scales and shifts of one group's channels. */
+    private static final ThreadBuffer<float[]> GROUP_AFFINE = ThreadBuffer.floats();
+
+    /**
+     * GroupNorm's statistics of one group (its count values from x[base]: mean, then biased variance, eps 1e-5) as each
+     * channel's scale and shift: for channels c0 + cc, cc < cpg, affine[scaleAt + cc] = gamma / sigma and
+     * affine[shiftAt + cc] = beta - mu gamma / sigma, so that the normalised value is x scale + shift.
+     */
+    private static void groupAffine(float[] x, int base, int count, float[] gamma, float[] beta, int c0, int cpg, float[] affine,
+                                    int scaleAt, int shiftAt) {
+        double mean = sum(x, base, count, 0f) / count;
+        double var = sum(x, base, count, (float) mean) / count;   // of squared deviations
+        float inv = (float) (1.0 / Math.sqrt(var + 1e-5)), mu = (float) mean;
+        for (int cc = 0; cc < cpg; cc++) {
+            int c = c0 + cc;
+            affine[scaleAt + cc] = inv * gamma[c];
+            affine[shiftAt + cc] = beta[c] - mu * inv * gamma[c];
         }
     }
 
@@ -2446,15 +2465,7 @@ final class VectorKernels {
             int C = this.C, n = this.n, groups = this.groups, cpg = this.cpg, BC = this.BC, count = cpg * n;
             for (int item = from; item < to; item++) {
                 int b = item / groups, g = item % groups;
-                int base = (b * C + g * cpg) * n;
-                double mean = sum(x, base, count, 0f) / count;
-                double var = sum(x, base, count, (float) mean) / count;
-                float inv = (float) (1.0 / Math.sqrt(var + 1e-5)), mu = (float) mean;
-                for (int cc = 0; cc < cpg; cc++) {
-                    int c = g * cpg + cc;
-                    affine[b * C + c] = inv * gamma[c];
-                    affine[BC + b * C + c] = beta[c] - mu * inv * gamma[c];
-                }
+                groupAffine(x, (b * C + g * cpg) * n, count, gamma, beta, g * cpg, cpg, affine, b * C + g * cpg, BC + b * C + g * cpg);
             }
         }
 
@@ -2499,10 +2510,7 @@ final class VectorKernels {
                     }
                     for (int r = 0; r < rows; r++) writePaddedRow(buf, dst + r * W, W, padded, (b * (C + 8) + c) * padPlane, y0 + r, H, pe);
                 }
-                int d = b * n + y0 * W;
-                for (int X = 0; X < len; X += L) {
-                    FloatVector.broadcast(S, 1f).div(FloatVector.fromArray(S, ss, X).lanewise(VectorOperators.SQRT).max(1e-8f)).intoArray(invNorm, d + X);
-                }
+                inverseNorms(ss, len, invNorm, b * n + y0 * W);
             }
         }
 
@@ -2614,11 +2622,7 @@ final class VectorKernels {
                     }
                     for (; X < W; X++) ss[X] = Math.fma(buf[o + X], buf[o + X], ss[X]);
                 }
-                int d = b * n + y * W;
-                for (X = 0; X + L <= W; X += L) {
-                    FloatVector.broadcast(S, 1f).div(FloatVector.fromArray(S, ss, X).lanewise(VectorOperators.SQRT).max(1e-8f)).intoArray(invNorm, d + X);
-                }
-                for (; X < W; X++) invNorm[d + X] = 1f / Math.max((float) Math.sqrt(ss[X]), 1e-8f);
+                inverseNorms(ss, W, invNorm, b * n + y * W);
             }
         }
 
@@ -2627,6 +2631,15 @@ final class VectorKernels {
             buf = null;
             invNorm = null;
         }
+    }
+
+    /** invNorm[d + X] = 1 / max(sqrt(ss[X]), 1e-8) for X < n: the pixels' inverse norms from their sums of squares. */
+    private static void inverseNorms(float[] ss, int n, float[] invNorm, int d) {
+        int X = 0;
+        for (; X + L <= n; X += L) {
+            FloatVector.broadcast(S, 1f).div(FloatVector.fromArray(S, ss, X).lanewise(VectorOperators.SQRT).max(1e-8f)).intoArray(invNorm, d + X);
+        }
+        for (; X < n; X++) invNorm[d + X] = 1f / Math.max((float) Math.sqrt(ss[X]), 1e-8f);
     }
 
     /**
